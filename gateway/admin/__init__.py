@@ -1,0 +1,1 @@
+"""Operators: admin API tokens and the authentication of every admin route."""

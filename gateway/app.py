@@ -1,0 +1,63 @@
+"""The FastAPI application: middleware, error handling and every package's routes.
+
+``create_app()`` is what ``govconnect serve`` runs in each worker; the lifespan connects to the
+store and builds the :class:`~gateway.runtime.Runtime` that routes reach through
+``request.app.state.runtime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.admin import routes as admin_routes
+from gateway.clients import routes as client_routes
+from gateway.core import problems
+from gateway.core.clock import Clock
+from gateway.core.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from gateway.core.observability import ObservabilityMiddleware, configure_logging
+from gateway.core.settings import Settings
+from gateway.health import routes as health_routes
+from gateway.organisations import routes as organisation_routes
+from gateway.runtime import open_runtime
+from gateway.signing import routes as signing_routes
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_production()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, clock) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="GovConnect",
+        version=__version__,
+        summary="Sign-in, signed delivery, secure messaging and payments for councils.",
+        lifespan=lifespan,
+        docs_url="/docs" if not settings.is_production else None,
+        redoc_url=None,
+    )
+    problems.install(app)
+    for module in (
+        health_routes,
+        signing_routes,
+        admin_routes,
+        organisation_routes,
+        client_routes,
+    ):
+        app.include_router(module.router)
+    https_issuer = urlsplit(settings.issuer).scheme == "https"
+    # Outermost first in the list below is innermost in the stack: Starlette wraps in reverse.
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, https_issuer=https_issuer)
+    app.add_middleware(ObservabilityMiddleware)
+    return app

@@ -1,0 +1,31 @@
+"""``govconnect``: run the gateway and administer it.
+
+Every sub-command has ``--json`` for scripts. Commands talk to the store directly through the
+same services as the admin API; with the embedded store they use the running gateway's Redis
+if one is up, or start it for the length of the command.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from gateway.cli import admin, audit, clients, keys, orgs, serve, setup
+
+app = typer.Typer(
+    name="govconnect",
+    help="GovConnect gateway: sign-in, signed delivery, secure messaging and payments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(serve.serve)
+app.command("init")(setup.init)
+app.add_typer(orgs.app, name="orgs", help="Connected organisations and their certificates.")
+app.add_typer(clients.app, name="clients", help="OAuth / OpenID Connect clients (relying parties).")
+app.add_typer(keys.app, name="keys", help="The gateway's signing keys.")
+app.add_typer(admin.app, name="admin", help="Admin API tokens.")
+app.add_typer(audit.app, name="audit", help="The hash-chained evidence log.")
+
+
+def main() -> None:
+    app()

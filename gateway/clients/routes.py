@@ -1,0 +1,5 @@
+"""STUB."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

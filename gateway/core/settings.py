@@ -1,0 +1,146 @@
+"""Settings read from the environment with the ``GOVCONNECT_`` prefix.
+
+Development shortcuts are explicit settings. :meth:`Settings.check_production` refuses to
+start a production gateway that still has one switched on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.core.errors import ConfigurationError
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field maps to ``GOVCONNECT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVCONNECT_", frozen=True, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    issuer: str = "http://127.0.0.1:8000"
+
+    # The store. No URL: an embedded Redis server with its data in ``data_dir/redis``.
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    redis_timeout_seconds: float = 2.0
+
+    data_dir: Path = Path("var")
+    pki_dir: Path = Path("certs/generated")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    # Trusted reverse proxies (CIDRs) whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    max_request_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+    # Keys: a retiring signing key stays published until every token it signed has expired.
+    max_token_lifetime_seconds: int = 86_400
+    org_certificate_days: int = 365
+    crl_validity_hours: int = 24
+
+    # Development shortcuts: each must be off in production.
+    allow_client_secrets: bool | None = None
+    demo: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted proxy {network!r} is not an IP network") from exc
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _valid_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("issuer must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def client_secrets_allowed(self) -> bool:
+        """Shared secrets for new clients: on by default in development only."""
+        if self.allow_client_secrets is None:
+            return not self.is_production
+        return self.allow_client_secrets
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    @cached_property
+    def trusted_proxy_networks(
+        self,
+    ) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    def development_shortcuts(self) -> list[str]:
+        """The development shortcuts that are switched on, in words an operator can act on."""
+        found: list[str] = []
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+            found.append(
+                f"GOVCONNECT_ISSUER={self.issuer} is plain http on a non-loopback host; "
+                "serve over https"
+            )
+        if self.allow_client_secrets:
+            found.append(
+                "GOVCONNECT_ALLOW_CLIENT_SECRETS is on; production clients authenticate "
+                "with private_key_jwt"
+            )
+        if self.demo:
+            found.append("GOVCONNECT_DEMO is on; demo data must not reach production")
+        return found
+
+    def check_production(self) -> None:
+        """Refuse to run in production with any development shortcut switched on."""
+        if not self.is_production:
+            return
+        shortcuts = self.development_shortcuts()
+        if shortcuts:
+            raise ConfigurationError("refusing to start in production: " + "; ".join(shortcuts))

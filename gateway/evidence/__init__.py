@@ -1,0 +1,1 @@
+"""The hash-chained evidence log: every state change, provably in order and untampered."""

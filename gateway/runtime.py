@@ -1,0 +1,124 @@
+"""Everything a gateway process builds once: the store connection and the services on it.
+
+The HTTP app and the CLI both build a :class:`Runtime`, so an operator's command and an
+admin API call run the same service code against the same store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from certs.authority import CertificateAuthority
+from gateway.admin.services import AdminService
+from gateway.admin.store import AdminStore
+from gateway.clients.services import ClientService
+from gateway.clients.store import ClientStore
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.redis import EmbeddedRedis, RedisClient, StoreKind, StoreTarget, connect, resolve_target
+from gateway.core.settings import Settings
+from gateway.evidence.services import EvidenceLog
+from gateway.evidence.store import EvidenceStore
+from gateway.organisations.services import OrganisationService
+from gateway.organisations.store import OrganisationStore
+from gateway.signing.services import KeyRing
+from gateway.system.services import SystemService
+from gateway.system.store import SystemStore
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """What ``/readyz`` reports about the store."""
+
+    kind: StoreKind
+    url: str
+    aof: str
+    ping_ms: float
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    target: StoreTarget
+    redis: RedisClient
+    clock: Clock
+    keys: KeyRing
+    authority: CertificateAuthority
+    evidence: EvidenceLog
+    admin: AdminService
+    organisations: OrganisationService
+    clients: ClientService
+    system: SystemService
+
+    async def store_status(self) -> StoreStatus:
+        started = time.perf_counter()
+        await self.redis.ping()  # type: ignore[misc]
+        ping_ms = (time.perf_counter() - started) * 1000
+        return StoreStatus(self.target.kind, self.target.redacted_url, await self._aof(), ping_ms)
+
+    async def _aof(self) -> str:
+        """``appendfsync`` policy, or ``off``; ``unknown`` where CONFIG is not permitted."""
+        try:
+            enabled = await self.redis.config_get("appendonly")
+            if enabled.get("appendonly") != "yes":
+                return "off"
+            policy = await self.redis.config_get("appendfsync")
+            return str(policy.get("appendfsync", "unknown"))
+        except Exception:  # noqa: BLE001 - managed Redis often forbids CONFIG; say so
+            return "unknown"
+
+
+def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Clock) -> Runtime:
+    evidence = EvidenceLog(EvidenceStore(redis), clock)
+    authority = CertificateAuthority.load(settings.pki_dir)
+    organisations = OrganisationService(
+        OrganisationStore(redis),
+        clock,
+        evidence,
+        authority,
+        certificate_days=settings.org_certificate_days,
+        crl_validity_hours=settings.crl_validity_hours,
+    )
+    return Runtime(
+        settings=settings,
+        target=target,
+        redis=redis,
+        clock=clock,
+        keys=KeyRing(settings.pki_dir / "signing-keys.json", clock, settings.max_token_lifetime_seconds),
+        authority=authority,
+        evidence=evidence,
+        admin=AdminService(AdminStore(redis), clock, evidence),
+        organisations=organisations,
+        clients=ClientService(
+            ClientStore(redis),
+            clock,
+            evidence,
+            organisations,
+            secrets_allowed=settings.client_secrets_allowed,
+        ),
+        system=SystemService(SystemStore(redis)),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Runtime]:
+    """Connect to the store (starting the embedded server if nobody runs it) and build.
+
+    The embedded server is stopped on exit only if this call started it: a CLI command run
+    beside ``govconnect serve`` uses the server's Redis and leaves it running.
+    """
+    embedded = None if settings.redis_url else EmbeddedRedis(settings.redis_dir)
+    if embedded is not None:
+        embedded.ensure_running()
+    target = resolve_target(settings, embedded)
+    redis = connect(target, settings)
+    try:
+        runtime = build(settings, redis, target, clock or SystemClock())
+        await runtime.system.check_startup(settings)
+        yield runtime
+    finally:
+        await redis.aclose()
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,1 @@
+"""Facts about the installation itself: schema version and whether demo data was seeded."""

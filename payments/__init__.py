@@ -1,0 +1,1 @@
+"""Payment collection compatible with the GOV.UK Pay public API (DESIGN.md §5)."""
