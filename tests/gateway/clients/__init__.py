@@ -1,0 +1,1 @@
+"""The client registry: registration rules, secrets, the admin API."""
