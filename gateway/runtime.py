@@ -17,13 +17,21 @@ from gateway.admin.store import AdminStore
 from gateway.clients.services import ClientService
 from gateway.clients.store import ClientStore
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.redis import EmbeddedRedis, RedisClient, StoreKind, StoreTarget, connect, resolve_target
+from gateway.core.redis import (
+    EmbeddedRedis,
+    RedisClient,
+    StoreKind,
+    StoreTarget,
+    connect,
+    resolve_target,
+)
 from gateway.core.settings import Settings
 from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
 from gateway.organisations.services import OrganisationService
 from gateway.organisations.store import OrganisationStore
 from gateway.signing.services import KeyRing
+from gateway.signing.store import KEY_FILE_NAME
 from gateway.system.services import SystemService
 from gateway.system.store import SystemStore
 
@@ -54,7 +62,7 @@ class Runtime:
 
     async def store_status(self) -> StoreStatus:
         started = time.perf_counter()
-        await self.redis.ping()  # type: ignore[misc]
+        await self.redis.ping()
         ping_ms = (time.perf_counter() - started) * 1000
         return StoreStatus(self.target.kind, self.target.redacted_url, await self._aof(), ping_ms)
 
@@ -66,7 +74,7 @@ class Runtime:
                 return "off"
             policy = await self.redis.config_get("appendfsync")
             return str(policy.get("appendfsync", "unknown"))
-        except Exception:  # noqa: BLE001 - managed Redis often forbids CONFIG; say so
+        except Exception:
             return "unknown"
 
 
@@ -86,7 +94,7 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         target=target,
         redis=redis,
         clock=clock,
-        keys=KeyRing(settings.pki_dir / "signing-keys.json", clock, settings.max_token_lifetime_seconds),
+        keys=KeyRing(settings.pki_dir / KEY_FILE_NAME, clock, settings.max_token_lifetime_seconds),
         authority=authority,
         evidence=evidence,
         admin=AdminService(AdminStore(redis), clock, evidence),

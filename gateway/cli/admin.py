@@ -22,8 +22,15 @@ def create_token(
     async def action(runtime: Runtime) -> None:
         issued = await runtime.admin.create_token(name, cli_actor())
         data = {**issued.token.to_json(), "token": issued.secret}
-        emit(data, as_json, [f"id: {issued.token.id}", f"token: {issued.secret}",
-                             "Keep the token now: it is not shown again."])
+        emit(
+            data,
+            as_json,
+            [
+                f"id: {issued.token.id}",
+                f"token: {issued.secret}",
+                "Keep the token now: it is not shown again.",
+            ],
+        )
 
     run(action)
 

@@ -50,7 +50,10 @@ def list_entries(
         emit(
             entries,
             as_json,
-            [f"{e['seq']:>6} {e['time']} {e['actor']} {e['action']} {e['subject']}" for e in entries],
+            [
+                f"{e['seq']:>6} {e['time']} {e['actor']} {e['action']} {e['subject']}"
+                for e in entries
+            ],
         )
 
     run(action)

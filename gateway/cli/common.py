@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import redis
 import typer
 
 from gateway.admin.models import Actor
@@ -58,6 +59,8 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     except GovConnectError as exc:
         fail(exc.detail, 2 if exc.category is Category.INVALID else 1)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        fail(f"the store cannot be reached ({exc}); check GOVCONNECT_REDIS_URL or the data folder")
 
 
 def emit(data: Any, as_json: bool, lines: Iterable[str] | None = None) -> None:
