@@ -1,0 +1,1 @@
+"""Notifications: the template catalogue, the local outbox, GOV.UK Notify."""
