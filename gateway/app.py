@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway import __version__
+from gateway.accounts import routes as account_routes
 from gateway.admin import routes as admin_routes
 from gateway.clients import routes as client_routes
 from gateway.core import problems
@@ -24,7 +26,9 @@ from gateway.core.settings import Settings
 from gateway.health import routes as health_routes
 from gateway.organisations import routes as organisation_routes
 from gateway.runtime import open_runtime
+from gateway.sessions import routes as session_routes
 from gateway.signing import routes as signing_routes
+from gateway.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -53,11 +57,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         admin_routes,
         organisation_routes,
         client_routes,
+        session_routes,
+        account_routes,
     ):
         app.include_router(module.router)
+    if not settings.is_production:
+        app.include_router(web_routes.router)
+    web_routes.install(app)
     https_issuer = urlsplit(settings.issuer).scheme == "https"
     # Outermost first in the list below is innermost in the stack: Starlette wraps in reverse.
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware, https_issuer=https_issuer)
     app.add_middleware(ObservabilityMiddleware)
+    if settings.trusted_proxies:
+        # NOTE: X-Forwarded-For is believed only from these addresses; from anyone else the
+        # peer address is the client address, so a spoofed header changes nothing.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from certs.authority import CertificateAuthority
+from gateway.accounts.passwords import PasswordHasher
+from gateway.accounts.services import AccountService
+from gateway.accounts.store import AccountStore
 from gateway.admin.services import AdminService
 from gateway.admin.store import AdminStore
 from gateway.clients.services import ClientService
@@ -25,11 +28,16 @@ from gateway.core.redis import (
     connect,
     resolve_target,
 )
+from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.core.settings import Settings
 from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
+from gateway.notify.outbox import LocalOutbox
+from gateway.notify.services import Notifier, build_notifier
 from gateway.organisations.services import OrganisationService
 from gateway.organisations.store import OrganisationStore
+from gateway.sessions.services import SessionService
+from gateway.sessions.store import SessionStore
 from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
 from gateway.system.services import SystemService
@@ -59,6 +67,11 @@ class Runtime:
     organisations: OrganisationService
     clients: ClientService
     system: SystemService
+    notifier: Notifier
+    outbox: LocalOutbox | None
+    accounts: AccountService
+    sessions: SessionService
+    hasher: PasswordHasher
 
     async def store_status(self) -> StoreStatus:
         started = time.perf_counter()
@@ -89,6 +102,11 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         certificate_days=settings.org_certificate_days,
         crl_validity_hours=settings.crl_validity_hours,
     )
+    notifier = build_notifier(settings, redis, clock)
+    hasher = PasswordHasher(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+    box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
     return Runtime(
         settings=settings,
         target=target,
@@ -107,6 +125,18 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             secrets_allowed=settings.client_secrets_allowed,
         ),
         system=SystemService(SystemStore(redis)),
+        notifier=notifier,
+        outbox=notifier if isinstance(notifier, LocalOutbox) else None,
+        accounts=AccountService(
+            AccountStore(redis), clock, hasher, notifier, evidence, box, settings=settings
+        ),
+        hasher=hasher,
+        sessions=SessionService(
+            SessionStore(redis),
+            clock,
+            idle_seconds=settings.session_idle_seconds,
+            absolute_seconds=settings.session_absolute_seconds,
+        ),
     )
 
 
@@ -122,11 +152,15 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         embedded.ensure_running()
     target = resolve_target(settings, embedded)
     redis = connect(target, settings)
+    runtime: Runtime | None = None
     try:
+        # Refuse a production start before any adapter is built from the settings.
+        await SystemService(SystemStore(redis)).check_startup(settings)
         runtime = build(settings, redis, target, clock or SystemClock())
-        await runtime.system.check_startup(settings)
         yield runtime
     finally:
+        if runtime is not None:
+            runtime.hasher.close()
         await redis.aclose()
         if embedded is not None:
             embedded.stop()

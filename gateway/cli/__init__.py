@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import admin, audit, clients, keys, orgs, serve, setup
+from gateway.cli import accounts, admin, audit, clients, keys, orgs, serve, setup
 
 app = typer.Typer(
     name="govconnect",
@@ -23,6 +23,7 @@ app.command("init")(setup.init)
 app.add_typer(orgs.app, name="orgs", help="Connected organisations and their certificates.")
 app.add_typer(clients.app, name="clients", help="OAuth / OpenID Connect clients (relying parties).")
 app.add_typer(keys.app, name="keys", help="The gateway's signing keys.")
+app.add_typer(accounts.app, name="accounts", help="People's accounts (operators and test set-ups).")
 app.add_typer(admin.app, name="admin", help="Admin API tokens.")
 app.add_typer(audit.app, name="audit", help="The hash-chained evidence log.")
 

@@ -53,10 +53,9 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
-            # NOTE: X-Forwarded-For is believed only from the configured proxies; with none,
-            # the peer address is the client address and a spoofed header changes nothing.
-            proxy_headers=bool(config.trusted_proxies),
-            forwarded_allow_ips=",".join(config.trusted_proxies) or None,
+            # The app itself believes X-Forwarded-For only from GOVCONNECT_TRUSTED_PROXIES;
+            # uvicorn's own handling (which trusts 127.0.0.1 by default) stays off.
+            proxy_headers=False,
         )
     finally:
         stop.set()

@@ -11,6 +11,7 @@ from certs.authority import CertificateAuthority
 from gateway.cli.common import JsonOption, cli_actor, emit, fail, run, settings
 from gateway.core.clock import SystemClock
 from gateway.core.errors import ConfigurationError
+from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.runtime import Runtime
 from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
@@ -31,17 +32,20 @@ def init(
     try:
         created = CertificateAuthority.initialise(config.pki_dir)
         keys_created = keys.initialise()
+        data_key_created = SecretBox.initialise(config.pki_dir / DATA_KEY_FILE_NAME)
     except ConfigurationError as exc:
         fail(exc.detail)
     result: dict[str, Any] = {
         "pki_dir": str(config.pki_dir),
         "created": created,
         "signing_keys_created": keys_created,
+        "data_key_created": data_key_created,
     }
     lines = [
         f"trust anchor in {config.pki_dir}: "
         + (f"created {', '.join(created)}" if created else "already present"),
         "signing keys: " + ("created" if result["signing_keys_created"] else "already present"),
+        "data encryption key: " + ("created" if data_key_created else "already present"),
     ]
     if demo:
 

@@ -11,6 +11,11 @@ has one base error deriving from :class:`GovConnectError`; the single handler in
     ├── gateway.clients.errors.ClientError
     ├── gateway.signing.errors.SigningError
     ├── gateway.admin.errors.AdminError
+    ├── UnsealError                   (gateway.core.secretbox: a sealed secret would not open)
+    ├── gateway.accounts.errors.AccountError
+    ├── gateway.sessions.errors.SessionError
+    ├── gateway.notify.errors.NotifyError
+    ├── gateway.web.errors.WebError
     ├── gateway.evidence.errors.EvidenceError
     ├── trust_levels.errors.TrustLevelError
     ├── messaging.errors.MessagingError

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.core.errors import ConfigurationError
@@ -66,6 +66,33 @@ class Settings(BaseSettings):
     max_token_lifetime_seconds: int = 86_400
     org_certificate_days: int = 365
     crl_validity_hours: int = 24
+
+    # Passwords: argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = Field(default=19_456, ge=19_456)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    # Browser sessions.
+    session_idle_seconds: int = Field(default=3_600, ge=60)
+    session_absolute_seconds: int = Field(default=43_200, ge=300)
+
+    # Sign-in throttling: after ``signin_free_failures`` failures the wait doubles from
+    # ``signin_base_delay_seconds`` up to the caps (per account, per client address).
+    signin_free_failures: int = Field(default=3, ge=1)
+    signin_base_delay_seconds: float = Field(default=1.0, gt=0)
+    signin_account_max_delay_seconds: float = Field(default=60.0, gt=0)
+    signin_ip_max_delay_seconds: float = Field(default=300.0, gt=0)
+
+    # One-time codes sent by email or text message.
+    code_ttl_seconds: int = Field(default=600, ge=60, le=600)
+    code_max_attempts: int = Field(default=5, ge=1)
+    code_send_limit: int = Field(default=5, ge=1)
+    code_send_window_seconds: int = Field(default=900, ge=60)
+
+    # GOV.UK Notify. Without an API key, messages go to the local outbox (development only).
+    notify_api_key: SecretStr | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_templates: dict[str, str] = Field(default_factory=dict)
 
     # Development shortcuts: each must be off in production.
     allow_client_secrets: bool | None = None
@@ -135,6 +162,11 @@ class Settings(BaseSettings):
             )
         if self.demo:
             found.append("GOVCONNECT_DEMO is on; demo data must not reach production")
+        if self.notify_api_key is None:
+            found.append(
+                "GOVCONNECT_NOTIFY_API_KEY is not set, so email and text messages would go to "
+                "the local development outbox; set a GOV.UK Notify API key"
+            )
         return found
 
     def check_production(self) -> None:

@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from gateway.app import create_app
+from gateway.core.clock import Clock
 from gateway.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +50,16 @@ def wait_until_ready(
 
 
 @contextmanager
-def threaded_gateway(settings: Settings) -> Iterator[str]:
+def threaded_gateway(settings: Settings, clock: Clock | None = None) -> Iterator[str]:
     """The real app under uvicorn in a background thread; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+        create_app(settings, clock),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

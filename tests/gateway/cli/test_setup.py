@@ -60,7 +60,12 @@ def test_init_demo_is_refused_in_production(tmp_path: Path) -> None:
 def test_production_refuses_to_serve_a_store_seeded_with_demo_data(tmp_path: Path) -> None:
     run_cli(gateway_env(tmp_path), tmp_path, "init", "--demo")
     production = gateway_env(
-        tmp_path, {"GOVCONNECT_ENV": "production", "GOVCONNECT_ISSUER": "https://gw.example.gov.uk"}
+        tmp_path,
+        {
+            "GOVCONNECT_ENV": "production",
+            "GOVCONNECT_ISSUER": "https://gw.example.gov.uk",
+            "GOVCONNECT_NOTIFY_API_KEY": "live-key",
+        },
     )
     result = run_cli(production, tmp_path, "orgs", "list", check=False)
     assert result.returncode == 1

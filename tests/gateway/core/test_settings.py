@@ -9,16 +9,21 @@ from gateway.core.errors import ConfigurationError
 from gateway.core.settings import Environment, Settings
 
 PROD = Environment.PRODUCTION
+NOTIFY = {"notify_api_key": "live-key"}
 
 
 @pytest.mark.parametrize(
     ("overrides", "phrase"),
     [
-        ({"issuer": "http://gateway.example.gov.uk"}, "plain http"),
-        ({"issuer": "https://gw.example.gov.uk", "allow_client_secrets": True}, "CLIENT_SECRETS"),
-        ({"issuer": "https://gw.example.gov.uk", "demo": True}, "DEMO"),
+        ({"issuer": "http://gateway.example.gov.uk", **NOTIFY}, "plain http"),
+        (
+            {"issuer": "https://gw.example.gov.uk", "allow_client_secrets": True, **NOTIFY},
+            "CLIENT_SECRETS",
+        ),
+        ({"issuer": "https://gw.example.gov.uk", "demo": True, **NOTIFY}, "DEMO"),
+        ({"issuer": "https://gw.example.gov.uk"}, "NOTIFY_API_KEY"),
     ],
-    ids=["http-issuer", "client-secrets", "demo-data"],
+    ids=["http-issuer", "client-secrets", "demo-data", "local-outbox"],
 )
 def test_production_refuses_each_development_shortcut(
     overrides: dict[str, object], phrase: str
@@ -29,13 +34,13 @@ def test_production_refuses_each_development_shortcut(
 
 
 def test_production_with_https_and_no_shortcuts_starts() -> None:
-    settings = Settings(env=PROD, issuer="https://gw.example.gov.uk")
+    settings = Settings(env=PROD, issuer="https://gw.example.gov.uk", **NOTIFY)  # type: ignore[arg-type]
     settings.check_production()
     assert not settings.client_secrets_allowed
 
 
 def test_loopback_http_issuer_is_allowed_in_production() -> None:
-    Settings(env=PROD, issuer="http://127.0.0.1:8000").check_production()
+    Settings(env=PROD, issuer="http://127.0.0.1:8000", **NOTIFY).check_production()  # type: ignore[arg-type]
 
 
 def test_client_secrets_default_on_only_in_development() -> None:

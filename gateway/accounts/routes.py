@@ -1,0 +1,546 @@
+"""Account pages: create and verify, reset a password, and everything on "Your account".
+
+Thin: each handler checks the form (CSRF first), calls one service method, and renders the
+next page or the same page with GOV.UK-style errors. Sentences live in templates and in
+``gateway/web/messages.toml``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from gateway.accounts.errors import (
+    CodeSendLimitError,
+    InvalidCodeError,
+    InvalidEmailError,
+    SignInFailedError,
+    WeakPasswordError,
+)
+from gateway.core.deps import RuntimeDep
+from gateway.sessions.models import AuthMethod, Session
+from gateway.sessions.routes import complete_sign_in
+from gateway.web.messages import message
+from gateway.web.pages import (
+    PageSession,
+    SignedInSession,
+    checked_form,
+    field,
+    redirect,
+    render,
+    safe_next,
+    secret_field,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _email_error(email: str) -> str | None:
+    if not email:
+        return message("email.missing")
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 254:
+        return message("email.invalid")
+    return None
+
+
+def _password_error(exc: WeakPasswordError) -> str:
+    return message(f"password.{exc.reason}")
+
+
+def _code(form_value: str) -> str:
+    """Codes as people type them: spaces and hyphens from copying are not part of the code."""
+    return form_value.replace(" ", "")
+
+
+# --- Create an account and confirm the email address -------------------------------------------
+
+
+@router.get("/create-account")
+async def create_account_page(request: Request, session: PageSession) -> Response:
+    if session.signed_in:
+        return redirect(request, "/account")
+    return render(request, "create_account.html", session, title="Create an account", email="")
+
+
+@router.post("/create-account")
+async def create_account(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    email, password = field(form, "email"), secret_field(form, "password")
+    errors: dict[str, str] = {}
+    if problem := _email_error(email):
+        errors["email"] = problem
+    if not password:
+        errors["password"] = message("password.missing")
+    if not errors:
+        try:
+            # The same outcome whether or not the address has an account (no enumeration).
+            await runtime.accounts.register(email, password)
+        except InvalidEmailError:
+            errors["email"] = message("email.invalid")
+        except WeakPasswordError as exc:
+            errors["password"] = _password_error(exc)
+        except CodeSendLimitError as exc:
+            errors["email"] = message("code.send_limit", seconds=exc.retry_after_seconds)
+    if errors:
+        return render(
+            request,
+            "create_account.html",
+            session,
+            400,
+            title="Create an account",
+            email=email,
+            errors=errors,
+        )
+    await runtime.sessions.set_pending(
+        session, {"verify_email": email, "next": "/account?done=verified"}
+    )
+    return redirect(request, "/create-account/check-email")
+
+
+def _check_email_page(
+    request: Request, session: Session, status: int = 200, **errors: str
+) -> Response:
+    return render(
+        request,
+        "check_email.html",
+        session,
+        status,
+        title="Check your email",
+        email=session.pending.get("verify_email", ""),
+        action="/create-account/check-email",
+        resend_action="/create-account/resend",
+        errors=errors,
+    )
+
+
+@router.get("/create-account/check-email")
+async def check_email_page(request: Request, session: PageSession) -> Response:
+    if not session.pending.get("verify_email"):
+        return redirect(request, "/create-account")
+    return _check_email_page(request, session)
+
+
+@router.post("/create-account/check-email")
+async def check_email(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    email = session.pending.get("verify_email")
+    if not isinstance(email, str):
+        return redirect(request, "/create-account")
+    code = _code(field(form, "code"))
+    if not code:
+        return _check_email_page(request, session, 400, code=message("code.missing"))
+    try:
+        account = await runtime.accounts.verify_email(email, code)
+    except InvalidCodeError:
+        return _check_email_page(request, session, 400, code=message("code.invalid"))
+    next_path = safe_next(session.pending.get("next"))
+    return await complete_sign_in(
+        request, runtime, session, account.id, [AuthMethod.PASSWORD], next_path
+    )
+
+
+@router.post("/create-account/resend")
+async def resend_code(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    await checked_form(request, session)
+    email = session.pending.get("verify_email")
+    if not isinstance(email, str):
+        return redirect(request, "/create-account")
+    try:
+        await runtime.accounts.resend_verification(email)
+    except CodeSendLimitError as exc:
+        limit = message("code.send_limit", seconds=exc.retry_after_seconds)
+        return _check_email_page(request, session, 429, code=limit)
+    return redirect(request, "/create-account/check-email")
+
+
+# --- Forgotten password ------------------------------------------------------------------------
+
+
+@router.get("/forgot-password")
+async def forgot_password_page(request: Request, session: PageSession) -> Response:
+    return render(request, "forgot_password.html", session, title="Reset your password", email="")
+
+
+@router.post("/forgot-password")
+async def forgot_password(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    email = field(form, "email")
+    errors: dict[str, str] = {}
+    if problem := _email_error(email):
+        errors["email"] = problem
+    else:
+        try:
+            await runtime.accounts.start_password_reset(email)
+        except InvalidEmailError:
+            errors["email"] = message("email.invalid")
+        except CodeSendLimitError as exc:
+            errors["email"] = message("code.send_limit", seconds=exc.retry_after_seconds)
+    if errors:
+        return render(
+            request,
+            "forgot_password.html",
+            session,
+            400,
+            title="Reset your password",
+            email=email,
+            errors=errors,
+        )
+    await runtime.sessions.set_pending(session, {"reset_email": email})
+    return redirect(request, "/reset-password")
+
+
+def _reset_page(request: Request, session: Session, status: int = 200, **errors: str) -> Response:
+    return render(
+        request,
+        "reset_password.html",
+        session,
+        status,
+        title="Reset your password",
+        email=session.pending.get("reset_email", ""),
+        action="/reset-password",
+        resend_action="/forgot-password/resend",
+        errors=errors,
+    )
+
+
+@router.get("/reset-password")
+async def reset_password_page(request: Request, session: PageSession) -> Response:
+    if not session.pending.get("reset_email"):
+        return redirect(request, "/forgot-password")
+    return _reset_page(request, session)
+
+
+@router.post("/reset-password")
+async def reset_password(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    email = session.pending.get("reset_email")
+    if not isinstance(email, str):
+        return redirect(request, "/forgot-password")
+    code, new_password = _code(field(form, "code")), secret_field(form, "new_password")
+    if not code:
+        return _reset_page(request, session, 400, code=message("code.missing"))
+    if not new_password:
+        return _reset_page(request, session, 400, new_password=message("password.missing"))
+    try:
+        account = await runtime.accounts.reset_password(email, code, new_password)
+    except InvalidCodeError:
+        return _reset_page(request, session, 400, code=message("code.invalid"))
+    except WeakPasswordError as exc:
+        return _reset_page(request, session, 400, new_password=_password_error(exc))
+    await runtime.sessions.end_all(account.id)
+    await runtime.sessions.set_pending(session, {})
+    return redirect(request, "/sign-in?done=password-reset")
+
+
+@router.post("/forgot-password/resend")
+async def resend_reset_code(
+    request: Request, session: PageSession, runtime: RuntimeDep
+) -> Response:
+    await checked_form(request, session)
+    email = session.pending.get("reset_email")
+    if not isinstance(email, str):
+        return redirect(request, "/forgot-password")
+    try:
+        await runtime.accounts.start_password_reset(email)
+    except CodeSendLimitError as exc:
+        limit = message("code.send_limit", seconds=exc.retry_after_seconds)
+        return _reset_page(request, session, 429, code=limit)
+    return redirect(request, "/reset-password")
+
+
+# --- Your account ------------------------------------------------------------------------------
+
+_METHOD_NAMES = {
+    AuthMethod.PASSWORD: "password",
+    AuthMethod.TOTP: "authenticator app",
+    AuthMethod.RECOVERY_CODE: "recovery code",
+    AuthMethod.EMAIL_CODE: "emailed code",
+    AuthMethod.SMS: "text message code",
+}
+
+
+def _banner(done: str | None, allowed: set[str]) -> str | None:
+    return message(f"banner.{done}") if done in allowed else None
+
+
+@router.get("/account")
+async def account_page(
+    request: Request, session: SignedInSession, runtime: RuntimeDep, done: str | None = None
+) -> Response:
+    assert session.account_id is not None
+    account = await runtime.accounts.get(session.account_id)
+    recovery_left = (
+        await runtime.accounts.remaining_recovery_codes(account.id) if account.totp_enabled else 0
+    )
+    methods = " and ".join(sorted(_METHOD_NAMES[m] for m in session.methods()))
+    return render(
+        request,
+        "account.html",
+        session,
+        title="Your account",
+        account=account,
+        recovery_left=recovery_left,
+        methods=methods,
+        banner=_banner(done, {"password-changed", "authenticator-ready", "verified"}),
+    )
+
+
+@router.get("/account/sessions")
+async def sessions_page(
+    request: Request, session: SignedInSession, runtime: RuntimeDep, done: str | None = None
+) -> Response:
+    assert session.account_id is not None
+    sessions = await runtime.sessions.list_for(session.account_id, session)
+    return render(
+        request,
+        "sessions.html",
+        session,
+        title="Your sessions",
+        sessions=sessions,
+        banner=_banner(done, {"sessions-ended", "session-ended"}),
+    )
+
+
+@router.post("/account/sessions/end")
+async def end_session(request: Request, session: SignedInSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    await runtime.sessions.end_by_handle(session.account_id, field(form, "handle"))
+    return redirect(request, "/account/sessions?done=session-ended")
+
+
+@router.post("/account/sessions/end-others")
+async def end_other_sessions(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    await checked_form(request, session)
+    assert session.account_id is not None
+    await runtime.sessions.end_all(session.account_id, except_session=session.id)
+    return redirect(request, "/account/sessions?done=sessions-ended")
+
+
+@router.get("/account/authenticator")
+async def authenticator_page(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    assert session.account_id is not None
+    enrolment = await runtime.accounts.begin_totp(session.account_id)
+    return render(
+        request,
+        "authenticator.html",
+        session,
+        title="Set up an authenticator app",
+        enrolment=enrolment,
+    )
+
+
+@router.post("/account/authenticator")
+async def confirm_authenticator(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    code = _code(field(form, "code"))
+    try:
+        codes = await runtime.accounts.confirm_totp(session.account_id, code)
+    except InvalidCodeError:
+        # A fresh secret each time the page is shown: the one that failed is discarded.
+        enrolment = await runtime.accounts.begin_totp(session.account_id)
+        errors = {
+            "code": message("code.authenticator_invalid") if code else message("code.missing")
+        }
+        return render(
+            request,
+            "authenticator.html",
+            session,
+            400,
+            title="Set up an authenticator app",
+            enrolment=enrolment,
+            errors=errors,
+        )
+    return render(
+        request, "recovery_codes.html", session, title="Save your recovery codes", codes=codes.codes
+    )
+
+
+@router.get("/account/recovery-codes")
+async def recovery_codes_page(request: Request, session: SignedInSession) -> Response:
+    return render(
+        request,
+        "confirm.html",
+        session,
+        title="Make new recovery codes",
+        action="/account/recovery-codes",
+        button="Make new codes",
+        paragraphs=["Your old recovery codes will stop working."],
+    )
+
+
+@router.post("/account/recovery-codes")
+async def regenerate_recovery_codes(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    await checked_form(request, session)
+    assert session.account_id is not None
+    codes = await runtime.accounts.regenerate_recovery_codes(session.account_id)
+    return render(
+        request, "recovery_codes.html", session, title="Save your recovery codes", codes=codes.codes
+    )
+
+
+@router.get("/account/password")
+async def change_password_page(request: Request, session: SignedInSession) -> Response:
+    return render(request, "change_password.html", session, title="Change your password")
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    current, new = secret_field(form, "current_password"), secret_field(form, "new_password")
+    errors: dict[str, str] = {}
+    if not current:
+        errors["current_password"] = message("password.missing")
+    if not new:
+        errors["new_password"] = message("password.missing")
+    if not errors:
+        try:
+            await runtime.accounts.change_password(session.account_id, current, new)
+        except SignInFailedError:
+            errors["current_password"] = message("password.wrong")
+        except WeakPasswordError as exc:
+            errors["new_password"] = _password_error(exc)
+    if errors:
+        return render(
+            request,
+            "change_password.html",
+            session,
+            400,
+            title="Change your password",
+            errors=errors,
+        )
+    await runtime.sessions.end_all(session.account_id, except_session=session.id)
+    return redirect(request, "/account?done=password-changed")
+
+
+@router.get("/account/email")
+async def change_email_page(request: Request, session: SignedInSession) -> Response:
+    return render(
+        request, "change_email.html", session, title="Change your email address", new_email=""
+    )
+
+
+@router.post("/account/email")
+async def change_email(request: Request, session: SignedInSession, runtime: RuntimeDep) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    new_email, password = field(form, "new_email"), secret_field(form, "password")
+    errors: dict[str, str] = {}
+    if problem := _email_error(new_email):
+        errors["new_email"] = problem
+    if not password:
+        errors["password"] = message("password.missing")
+    if not errors:
+        try:
+            await runtime.accounts.start_email_change(session.account_id, password, new_email)
+        except InvalidEmailError:
+            errors["new_email"] = message("email.invalid")
+        except SignInFailedError:
+            errors["password"] = message("password.wrong")
+        except CodeSendLimitError as exc:
+            errors["new_email"] = message("code.send_limit", seconds=exc.retry_after_seconds)
+    if errors:
+        return render(
+            request,
+            "change_email.html",
+            session,
+            400,
+            title="Change your email address",
+            new_email=new_email,
+            errors=errors,
+        )
+    await runtime.sessions.set_pending(session, {"new_email": new_email})
+    return redirect(request, "/account/email/confirm")
+
+
+def _confirm_email_page(
+    request: Request, session: Session, status: int = 200, **errors: str
+) -> Response:
+    return render(
+        request,
+        "check_email.html",
+        session,
+        status,
+        title="Check your email",
+        email=session.pending.get("new_email", ""),
+        action="/account/email/confirm",
+        resend_action="/account/email",
+        errors=errors,
+    )
+
+
+@router.get("/account/email/confirm")
+async def confirm_email_page(request: Request, session: SignedInSession) -> Response:
+    if not session.pending.get("new_email"):
+        return redirect(request, "/account/email")
+    return _confirm_email_page(request, session)
+
+
+@router.post("/account/email/confirm")
+async def confirm_email(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    code = _code(field(form, "code"))
+    try:
+        await runtime.accounts.confirm_email_change(session.account_id, code)
+    except InvalidCodeError:
+        error = message("code.invalid") if code else message("code.missing")
+        return _confirm_email_page(request, session, 400, code=error)
+    # A changed address means signing in again, everywhere (this browser included).
+    await runtime.sessions.end_all(session.account_id)
+    request.state.clear_session = True
+    return redirect(request, "/sign-in?done=email-changed")
+
+
+@router.get("/account/delete")
+async def delete_account_page(request: Request, session: SignedInSession) -> Response:
+    return render(request, "delete_account.html", session, title="Delete your account")
+
+
+@router.post("/account/delete")
+async def delete_account(
+    request: Request, session: SignedInSession, runtime: RuntimeDep
+) -> Response:
+    form = await checked_form(request, session)
+    assert session.account_id is not None
+    password = secret_field(form, "password")
+    error = None if password else message("confirm.delete_missing")
+    if error is None:
+        try:
+            await runtime.accounts.delete(session.account_id, password)
+        except SignInFailedError:
+            error = message("password.wrong")
+    if error is not None:
+        return render(
+            request,
+            "delete_account.html",
+            session,
+            400,
+            title="Delete your account",
+            errors={"password": error},
+        )
+    await runtime.sessions.end_all(session.account_id)
+    request.state.clear_session = True
+    return render(
+        request,
+        "message.html",
+        None,
+        title=message("pages.deleted_title"),
+        paragraphs=[message("pages.deleted_body")],
+        link={"href": "/create-account", "text": "Create a new account"},
+    )

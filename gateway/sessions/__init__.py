@@ -1,0 +1,1 @@
+"""Server-side browser sessions: who signed in, how and when, and the pages that use them."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages: GOV.UK Frontend templates, CSRF, cookies and HTML error pages."""
