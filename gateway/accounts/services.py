@@ -93,7 +93,7 @@ class AccountService:
                 settings.signin_account_max_delay_seconds,
             ),
             client=Backoff(
-                settings.signin_free_failures,
+                settings.signin_ip_free_failures,
                 settings.signin_base_delay_seconds,
                 settings.signin_ip_max_delay_seconds,
             ),

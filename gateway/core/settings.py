@@ -76,9 +76,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=3_600, ge=60)
     session_absolute_seconds: int = Field(default=43_200, ge=300)
 
-    # Sign-in throttling: after ``signin_free_failures`` failures the wait doubles from
-    # ``signin_base_delay_seconds`` up to the caps (per account, per client address).
+    # Sign-in throttling: after the free attempts the wait doubles from
+    # ``signin_base_delay_seconds`` up to the caps (per account, per client address). A client
+    # address gets more free attempts: an office or a mobile network puts many people, signing
+    # in at the same moment, behind one address.
     signin_free_failures: int = Field(default=3, ge=1)
+    signin_ip_free_failures: int = Field(default=20, ge=1)
     signin_base_delay_seconds: float = Field(default=1.0, gt=0)
     signin_account_max_delay_seconds: float = Field(default=60.0, gt=0)
     signin_ip_max_delay_seconds: float = Field(default=300.0, gt=0)

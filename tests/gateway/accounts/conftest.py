@@ -19,6 +19,7 @@ from tests.support.clock import MovableClock
 # Settings for these tests: the gateway's defaults for everything but the throttle delays.
 SMALL_THROTTLE = {
     "signin_free_failures": 3,
+    "signin_ip_free_failures": 3,
     "signin_base_delay_seconds": 0.05,
     "signin_account_max_delay_seconds": 0.5,
     "signin_ip_max_delay_seconds": 0.5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 import re
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from tests.support.accounts import (
     set_up_authenticator,
     sign_in,
 )
+from tests.conftest import unique_client_address
 from tests.support.clock import MovableClock
 from tests.support.servers import threaded_gateway
 from tests.support.web import Browser, latest_code
@@ -173,3 +175,20 @@ def test_no_password_code_secret_or_session_id_reaches_the_logs(
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in gateway_records)
     for value in secrets_seen:
         assert value not in logged
+
+
+def test_many_people_behind_one_address_sign_in_at_once(open_browser: OpenBrowser) -> None:
+    """An office or mobile network puts many people behind one address: eight sign-ins at the
+    same moment, all with the right password, are all let in."""
+    office = unique_client_address()
+    people = [(open_browser(office), create_account(open_browser(office))) for _ in range(8)]
+    for browser, _ in people:
+        browser.get("/sign-in")
+    with ThreadPoolExecutor(len(people)) as pool:
+        ended = list(
+            pool.map(
+                lambda p: p[0].post("/sign-in", {"email": p[1], "password": PASSWORD}).url.path,
+                people,
+            )
+        )
+    assert ended == ["/account"] * len(people)
