@@ -102,8 +102,10 @@ def main() -> None:
     print("password sign-ins, 1 worker, argon2id m=19 MiB t=2 p=1, embedded Redis (AOF always)")
     print(f"  sign-ins:        {count} in {elapsed:.1f} s at concurrency {args.concurrency}")
     print(f"  throughput:      {count / elapsed:.1f} sign-ins/s per worker")
-    print(f"  latency p50/p95/p99: {statistics.median(latencies) * 1000:.0f} / "
-          f"{latencies[int(count * 0.95)] * 1000:.0f} / {latencies[int(count * 0.99)] * 1000:.0f} ms")
+    print(
+        f"  latency p50/p95/p99: {statistics.median(latencies) * 1000:.0f} / "
+        f"{latencies[int(count * 0.95)] * 1000:.0f} / {latencies[int(count * 0.99)] * 1000:.0f} ms"
+    )
     print(f"  gateway CPU:     {cpu / count * 1000:.1f} ms per sign-in")
 
 

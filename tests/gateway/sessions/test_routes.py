@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from gateway.core.settings import Settings
+from tests.conftest import unique_client_address
 from tests.support.accounts import (
     PASSWORD,
     create_account,
@@ -18,7 +19,6 @@ from tests.support.accounts import (
     set_up_authenticator,
     sign_in,
 )
-from tests.conftest import unique_client_address
 from tests.support.clock import MovableClock
 from tests.support.servers import threaded_gateway
 from tests.support.web import Browser, latest_code
