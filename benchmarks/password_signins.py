@@ -30,7 +30,7 @@ from gateway.runtime import open_runtime  # noqa: E402
 from tests.support.servers import GatewayProcess, free_port, gateway_env, run_cli  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = "benchmark passphrase 2026"
+PASSWORD = "benchmark passphrase 2026"  # noqa: S105 - a throwaway account in a temp store
 
 
 async def create_accounts(workdir: Path, count: int) -> list[str]:
