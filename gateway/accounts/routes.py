@@ -7,6 +7,8 @@ next page or the same page with GOV.UK-style errors. Sentences live in templates
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -33,6 +35,37 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFlow:
+    """A flow that sends a code by email and asks for it back on the next page."""
+
+    template: str
+    title: str
+    pending_key: str
+    action: str
+    resend_action: str | None
+
+
+VERIFY_EMAIL = CodeFlow(
+    "check_email.html",
+    "Check your email",
+    "verify_email",
+    "/create-account/check-email",
+    "/create-account/resend",
+)
+RESET_PASSWORD = CodeFlow(
+    "reset_password.html",
+    "Reset your password",
+    "reset_email",
+    "/reset-password",
+    "/forgot-password/resend",
+)
+# A new code for an email change means entering the new address and password again.
+CHANGE_EMAIL = CodeFlow(
+    "check_email.html", "Check your email", "new_email", "/account/email/confirm", None
+)
 
 
 def _email_error(email: str) -> str | None:
@@ -98,20 +131,31 @@ async def create_account(request: Request, session: PageSession, runtime: Runtim
     return redirect(request, "/create-account/check-email")
 
 
+def _code_page(
+    request: Request,
+    session: Session,
+    flow: CodeFlow,
+    status: int = 200,
+    **errors: str,
+) -> Response:
+    """The "check your email" page of a flow: enter the code we sent, or ask for another."""
+    return render(
+        request,
+        flow.template,
+        session,
+        status,
+        title=flow.title,
+        email=session.pending.get(flow.pending_key, ""),
+        action=flow.action,
+        resend_action=flow.resend_action,
+        errors=errors,
+    )
+
+
 def _check_email_page(
     request: Request, session: Session, status: int = 200, **errors: str
 ) -> Response:
-    return render(
-        request,
-        "check_email.html",
-        session,
-        status,
-        title="Check your email",
-        email=session.pending.get("verify_email", ""),
-        action="/create-account/check-email",
-        resend_action="/create-account/resend",
-        errors=errors,
-    )
+    return _code_page(request, session, VERIFY_EMAIL, status, **errors)
 
 
 @router.get("/create-account/check-email")
@@ -191,17 +235,7 @@ async def forgot_password(request: Request, session: PageSession, runtime: Runti
 
 
 def _reset_page(request: Request, session: Session, status: int = 200, **errors: str) -> Response:
-    return render(
-        request,
-        "reset_password.html",
-        session,
-        status,
-        title="Reset your password",
-        email=session.pending.get("reset_email", ""),
-        action="/reset-password",
-        resend_action="/forgot-password/resend",
-        errors=errors,
-    )
+    return _code_page(request, session, RESET_PASSWORD, status, **errors)
 
 
 @router.get("/reset-password")
@@ -469,17 +503,7 @@ async def change_email(request: Request, session: SignedInSession, runtime: Runt
 def _confirm_email_page(
     request: Request, session: Session, status: int = 200, **errors: str
 ) -> Response:
-    return render(
-        request,
-        "check_email.html",
-        session,
-        status,
-        title="Check your email",
-        email=session.pending.get("new_email", ""),
-        action="/account/email/confirm",
-        resend_action="/account/email",
-        errors=errors,
-    )
+    return _code_page(request, session, CHANGE_EMAIL, status, **errors)
 
 
 @router.get("/account/email/confirm")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.accounts import PASSWORD, create_account, new_email, sign_in
-from tests.support.web import Browser
+from tests.support.web import Browser, latest_code
 
 OpenBrowser = Callable[..., Browser]
 
@@ -164,3 +164,22 @@ def test_deleting_the_account_frees_the_address(open_browser: OpenBrowser) -> No
     assert "Your account has been deleted" in response.text
     assert sign_in(open_browser(), email) == "/sign-in"
     assert create_account(open_browser(), email) == email
+
+
+def test_changing_the_email_address_needs_the_code_and_a_new_sign_in(
+    open_browser: OpenBrowser,
+) -> None:
+    browser = open_browser()
+    old = create_account(browser)
+    new = new_email()
+    response = browser.submit(
+        "/account/email", "/account/email", {"new_email": new, "password": PASSWORD}
+    )
+    assert response.url.path == "/account/email/confirm"
+    code = latest_code(browser.get(f"/dev/outbox?to={new}").text)
+    browser.get("/account/email/confirm")
+    response = browser.post("/account/email/confirm", {"code": code})
+    assert response.url.path == "/sign-in" and "email address has been changed" in response.text
+    assert browser.get("/account").url.path == "/sign-in"
+    assert sign_in(open_browser(), old) == "/sign-in"
+    assert sign_in(open_browser(), new) == "/account"
