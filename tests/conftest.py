@@ -20,6 +20,7 @@ from gateway.admin.models import Actor
 from gateway.core.clock import SystemClock
 from gateway.core.redis import EmbeddedRedis
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
+from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime, open_runtime
 from gateway.signing.services import KeyRing
@@ -52,6 +53,7 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     CertificateAuthority.initialise(directory)
     KeyRing(directory / "signing-keys.json", SystemClock(), 3600).initialise()
     SecretBox.initialise(directory / DATA_KEY_FILE_NAME)
+    PairwiseSubjects.initialise(directory / PAIRWISE_KEY_FILE_NAME)
     return directory
 
 

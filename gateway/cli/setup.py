@@ -12,6 +12,7 @@ from gateway.cli.common import JsonOption, cli_actor, emit, fail, run, settings
 from gateway.core.clock import SystemClock
 from gateway.core.errors import ConfigurationError
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
+from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.runtime import Runtime
 from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
@@ -33,6 +34,7 @@ def init(
         created = CertificateAuthority.initialise(config.pki_dir)
         keys_created = keys.initialise()
         data_key_created = SecretBox.initialise(config.pki_dir / DATA_KEY_FILE_NAME)
+        pairwise_created = PairwiseSubjects.initialise(config.pki_dir / PAIRWISE_KEY_FILE_NAME)
     except ConfigurationError as exc:
         fail(exc.detail)
     result: dict[str, Any] = {
@@ -40,12 +42,14 @@ def init(
         "created": created,
         "signing_keys_created": keys_created,
         "data_key_created": data_key_created,
+        "pairwise_secret_created": pairwise_created,
     }
     lines = [
         f"trust anchor in {config.pki_dir}: "
         + (f"created {', '.join(created)}" if created else "already present"),
         "signing keys: " + ("created" if result["signing_keys_created"] else "already present"),
         "data encryption key: " + ("created" if data_key_created else "already present"),
+        "pairwise subject secret: " + ("created" if pairwise_created else "already present"),
     ]
     if demo:
 

@@ -54,6 +54,11 @@ class Session:
     user_agent: str
     auth: tuple[AuthEvent, ...] = ()
     pending: dict[str, Any] = field(default_factory=dict)
+    # OIDC ``sid``: names the sign-in, not the cookie, so it survives a step-up's new id
+    # (OpenID Connect Front-/Back-Channel Logout 1.0 §2).
+    sid: str = ""
+    # Relying parties this sign-in was handed to: each gets a back-channel logout.
+    clients: frozenset[str] = frozenset()
 
     @property
     def handle(self) -> str:

@@ -69,7 +69,8 @@ class SessionService:
         """Replace ``previous`` with a new session for the account (the old id dies here)."""
         now = self._clock.now()
         events = tuple(AuthEvent(m, now) for m in methods)
-        keep = previous.auth if previous.account_id == account_id else ()
+        same_person = previous.account_id == account_id
+        keep = previous.auth if same_person else ()
         session = replace(
             previous,
             id=secrets.token_urlsafe(32),
@@ -79,11 +80,21 @@ class SessionService:
             csrf_token=secrets.token_urlsafe(32),
             auth=keep + events,
             pending={},
+            sid=previous.sid if same_person and previous.sid else secrets.token_urlsafe(16),
+            clients=previous.clients if same_person else frozenset(),
         )
         await self._save(session)
         await self._store.index(account_id, session.handle, now)
         await self.end(previous)
         return session
+
+    async def record_client(self, session: Session, client_id: str) -> Session:
+        """Note that this sign-in was handed to a relying party (for back-channel logout)."""
+        if client_id in session.clients:
+            return session
+        updated = replace(session, clients=session.clients | {client_id})
+        await self._store.add_client(session.handle, updated.clients)
+        return updated
 
     async def set_pending(self, session: Session, pending: dict[str, Any]) -> Session:
         """Remember a sign-in step in progress (an account awaiting its second factor…)."""

@@ -38,6 +38,8 @@ def _fields(session: Session) -> dict[FieldT, EncodableT]:
         "u": session.user_agent,
         "m": json.dumps([e.to_json() for e in session.auth]),
         "p": json.dumps(session.pending) if session.pending else "",
+        "d": session.sid,
+        "r": " ".join(sorted(session.clients)),
     }
 
 
@@ -68,6 +70,8 @@ class SessionStore:
             user_agent=raw["u"],
             auth=tuple(AuthEvent.from_json(e) for e in json.loads(raw["m"])),
             pending=json.loads(raw["p"]) if raw["p"] else {},
+            sid=raw.get("d", ""),
+            clients=frozenset(raw.get("r", "").split()),
         )
 
     async def touch(self, handle: str, last_seen: datetime, ttl_seconds: int) -> None:
@@ -75,6 +79,9 @@ class SessionStore:
             pipe.hset(session_key(handle), "s", last_seen.isoformat())
             pipe.expire(session_key(handle), ttl_seconds)
             await pipe.execute()
+
+    async def add_client(self, handle: str, clients: frozenset[str]) -> None:
+        await self._redis.hset(session_key(handle), "r", " ".join(sorted(clients)))
 
     async def delete(self, handle: str) -> None:
         await self._redis.delete(session_key(handle))

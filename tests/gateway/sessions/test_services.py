@@ -120,3 +120,17 @@ async def test_a_session_of_another_account_cannot_be_ended_by_handle(
     with pytest.raises(SessionNotFoundError):
         await sessions.end_by_handle(new_id("acc"), victim.handle)
     assert await sessions.load(victim.id) is not None
+
+
+async def test_the_sid_and_relying_parties_survive_a_step_up_but_not_a_new_person(
+    sessions: SessionService,
+) -> None:
+    account = new_id("acc")
+    first = await sessions.sign_in(await sessions.start("ip", "a"), account, [AuthMethod.PASSWORD])
+    first = await sessions.record_client(first, "cli_council")
+    stepped = await sessions.sign_in(first, account, [AuthMethod.TOTP])
+    assert stepped.sid == first.sid and stepped.clients == {"cli_council"}
+    loaded = await sessions.load(stepped.id)
+    assert loaded is not None and loaded.sid == first.sid and loaded.clients == {"cli_council"}
+    someone_else = await sessions.sign_in(stepped, new_id("acc"), [AuthMethod.PASSWORD])
+    assert someone_else.sid != first.sid and someone_else.clients == frozenset()
