@@ -143,3 +143,58 @@ class OutboxMessage:
             subject=data["subject"],
             body=data["body"],
         )
+
+
+QUEUE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedNotification:
+    """A notification waiting in the delivery queue (:mod:`gateway.notify.queue`).
+
+    ``reference`` is the gateway's own id for it (``ntf_…``), on every log line about it;
+    ``request_id`` is the id of the request that queued it, put back on the log lines of its
+    delivery; ``entry_id`` is its Redis stream entry id and ``attempt`` the delivery it is
+    on, read from the consumer group's delivery counter (1 for the first). The notification
+    is left out of ``repr``: the recipient is personal data.
+    """
+
+    reference: str
+    notification: Notification = field(repr=False)
+    queued_at: datetime
+    request_id: str | None = None
+    entry_id: str = ""
+    attempt: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """What the queue keeps. The personalisation is kept as given: it holds one-time
+        codes, as the local outbox's rendered text does, and never reaches a log line."""
+        return {
+            "v": QUEUE_FORMAT,
+            "ref": self.reference,
+            "channel": self.notification.channel.value,
+            "to": self.notification.to,
+            "template": self.notification.template,
+            "personalisation": dict(self.notification.personalisation),
+            "queued_at": self.queued_at.isoformat(),
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any], *, entry_id: str = "", attempt: int = 0
+    ) -> QueuedNotification:
+        """Refuses (``KeyError``, ``ValueError``, ``TypeError``) an entry of another format."""
+        if data.get("v") != QUEUE_FORMAT:
+            raise ValueError(f"queue entry format {data.get('v')!r} is not {QUEUE_FORMAT}")
+        request_id = data.get("request_id")
+        return cls(
+            reference=str(data["ref"]),
+            notification=Notification(
+                Channel(data["channel"]), data["to"], data["template"], data["personalisation"]
+            ),
+            queued_at=datetime.fromisoformat(data["queued_at"]),
+            request_id=request_id if isinstance(request_id, str) else None,
+            entry_id=entry_id,
+            attempt=attempt,
+        )

@@ -1,12 +1,14 @@
 """Sending notifications: the :class:`Notifier` port and the choice of adapter.
 
 Callers depend on :class:`Notifier` only (DESIGN.md §6: adapters to the outside world sit
-behind a ``Protocol``). :func:`build_notifier` picks GOV.UK Notify when an API key is set and
-the local development outbox otherwise.
+behind a ``Protocol``). :func:`build_notifier` picks the adapter that delivers: GOV.UK Notify
+when an API key is set, the local development outbox otherwise. :func:`build_notifications`
+puts the delivery queue in front of GOV.UK Notify, so callers only ever write to Redis.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.core.clock import Clock
@@ -17,7 +19,8 @@ from gateway.notify.errors import NotifyConfigurationError
 from gateway.notify.govuk_notify import GovUkNotify
 from gateway.notify.models import Notification
 from gateway.notify.outbox import LocalOutbox
-from gateway.notify.store import OutboxStore
+from gateway.notify.queue import QueuedNotifier
+from gateway.notify.store import NotificationQueueStore, OutboxStore
 
 
 class Notifier(Protocol):
@@ -50,3 +53,38 @@ def build_notifier(
             "refusing the local outbox in production: set GOVCONNECT_NOTIFY_API_KEY"
         )
     return LocalOutbox(OutboxStore(redis), clock, catalogue)
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    """How a process's notifications leave it.
+
+    ``notifier`` is what callers send through. With GOV.UK Notify it is a
+    :class:`~gateway.notify.queue.QueuedNotifier`, and ``queue`` and ``delivery`` are what a
+    :class:`~gateway.notify.worker.NotificationWorker` needs to deliver through Notify; with
+    the local outbox, callers write to the ``outbox`` directly and both are ``None``.
+    """
+
+    notifier: Notifier
+    outbox: LocalOutbox | None = None
+    queue: NotificationQueueStore | None = None
+    delivery: Notifier | None = None
+
+
+def build_notifications(
+    settings: Settings,
+    redis: RedisClient,
+    clock: Clock,
+    catalogue: TemplateCatalogue | None = None,
+) -> Notifications:
+    """The queue in front of GOV.UK Notify; the local outbox directly in development."""
+    delivery = build_notifier(settings, redis, clock, catalogue)
+    if isinstance(delivery, LocalOutbox):
+        # NOTE: development writes straight to the outbox, no queue: that is one Redis write
+        # already (the same cost whatever the recipient), and /dev/outbox shows each code the
+        # moment the request that sent it has answered.
+        return Notifications(notifier=delivery, outbox=delivery)
+    queue = NotificationQueueStore(redis)
+    return Notifications(
+        notifier=QueuedNotifier(queue, clock, catalogue), queue=queue, delivery=delivery
+    )
