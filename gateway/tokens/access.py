@@ -1,0 +1,114 @@
+"""Checking the gateway's own access tokens where they are presented: userinfo (RFC 6750 §2.1,
+RFC 9449 §7), introspection (RFC 7662 §2.2) and revocation (RFC 7009 §2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.core.clock import Clock
+from gateway.oidc.errors import InvalidDpopProofError, InvalidTokenError
+from gateway.signing.errors import TokenVerificationError
+from gateway.signing.services import KeyRing
+from gateway.tokens.dpop import DpopVerifier
+from gateway.tokens.errors import ResourceDpopProofError
+from gateway.tokens.models import (
+    ACCESS_TOKEN_ALGORITHMS,
+    ACCESS_TOKEN_TYPE,
+    FamilyRecord,
+    VerifiedAccessToken,
+)
+from gateway.tokens.store import TokenStore
+
+MAX_TOKEN_LENGTH = 8192
+
+
+class AccessTokens:
+    def __init__(
+        self, keys: KeyRing, store: TokenStore, dpop: DpopVerifier, clock: Clock, *, issuer: str
+    ) -> None:
+        self._keys = keys
+        self._store = store
+        self._dpop = dpop
+        self._clock = clock
+        self._issuer = issuer
+
+    def signed_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of an access token this gateway signed, expired or not; None for
+        anything else (a refresh token, a foreign or forged JWT, an ID token)."""
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return None
+        try:
+            verified = self._keys.verify(token, algorithms=ACCESS_TOKEN_ALGORITHMS)
+        except TokenVerificationError:
+            return None
+        claims: dict[str, Any] = verified["claims"]
+        # RFC 9068 §4: explicit typing keeps an ID token from passing as an access token.
+        if verified["header"].get("typ") != ACCESS_TOKEN_TYPE or claims.get("iss") != self._issuer:
+            return None
+        if not all(isinstance(claims.get(name), str) for name in ("jti", "grant_id", "client_id")):
+            return None
+        if not isinstance(claims.get("exp"), int):
+            return None
+        return claims
+
+    async def verify(self, token: str) -> VerifiedAccessToken:
+        """Signature, type, issuer, lifetime and revocation (RFC 9068 §4); no audience or
+        proof-of-possession check, which depend on where the token is presented."""
+        claims = self.signed_claims(token)
+        if claims is None:
+            raise InvalidTokenError("The access token is not one this gateway issued.")
+        now = self._clock.now().timestamp()
+        if claims["exp"] <= now:
+            raise InvalidTokenError("The access token has expired.")
+        nbf = claims.get("nbf")
+        if isinstance(nbf, int) and nbf > now + 30:
+            raise InvalidTokenError("The access token is not valid yet.")
+        family = await self._store.access_revoked(claims["grant_id"], claims["jti"])
+        if family.revoked:
+            raise InvalidTokenError("The access token has been revoked.")
+        record = FamilyRecord.loads(family.record) if family.record else None
+        return VerifiedAccessToken(claims, record)
+
+    async def present(
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        url: str,
+        audience: str,
+    ) -> VerifiedAccessToken:
+        """A token presented to the resource at ``url``: :meth:`verify`, then the audience
+        (RFC 9068 §4) and the sender constraint (RFC 9449 §7.1): a DPoP-bound token only with
+        the ``DPoP`` scheme and a proof by its key over this request and token; a bearer
+        token never with the ``DPoP`` scheme."""
+        verified = await self.verify(token)
+        aud = verified.claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if audience not in audiences:
+            raise InvalidTokenError(f"The access token is not meant for {audience}.")
+        cnf = verified.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if jkt is None:
+            if scheme != "bearer":
+                raise InvalidTokenError(
+                    "The access token is not DPoP-bound; send it with the Bearer scheme."
+                )
+            return verified
+        if scheme != "dpop":
+            raise InvalidTokenError(
+                "The access token is DPoP-bound; send it with the DPoP scheme and a DPoP proof "
+                "(RFC 9449 §7.1)."
+            )
+        if proof is None:
+            raise ResourceDpopProofError("A DPoP-bound access token needs a DPoP proof.")
+        try:
+            presented = await self._dpop.verify(proof, method=method, url=url, access_token=token)
+        except InvalidDpopProofError as exc:
+            raise ResourceDpopProofError(exc.detail) from None
+        if presented != jkt:
+            raise ResourceDpopProofError(
+                "The DPoP proof is signed by a key other than the one the token is bound to."
+            )
+        return verified

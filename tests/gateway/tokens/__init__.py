@@ -1,0 +1,1 @@
+"""The token endpoint: client authentication, DPoP, grants, revocation, introspection, userinfo."""
