@@ -1,0 +1,1 @@
+"""Programs that use GovConnect the way a council or department would (see README.md)."""
