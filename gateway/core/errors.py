@@ -14,6 +14,7 @@ has one base error deriving from :class:`GovConnectError`; the single handler in
     ├── UnsealError                   (gateway.core.secretbox: a sealed secret would not open)
     ├── gateway.accounts.errors.AccountError
     ├── gateway.sessions.errors.SessionError
+    ├── gateway.logout.errors.LogoutError
     ├── gateway.notify.errors.NotifyError
     ├── gateway.web.errors.WebError
     ├── gateway.evidence.errors.EvidenceError

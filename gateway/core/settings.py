@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     issuer: str = "http://127.0.0.1:8000"
+    # OIDC Discovery §3 ``service_documentation``: where council developers read how to
+    # connect; left out of the discovery document when unset.
+    service_documentation_url: str | None = None
 
     # The store. No URL: an embedded Redis server with its data in ``data_dir/redis``.
     redis_url: str | None = None
@@ -66,6 +69,17 @@ class Settings(BaseSettings):
     max_token_lifetime_seconds: int = 86_400
     org_certificate_days: int = 365
     crl_validity_hours: int = 24
+
+    # Tokens (gateway.tokens). Access and ID tokens are short-lived JWTs (RFC 9068, OIDC Core
+    # §2); a refresh-token family lives at most ``refresh_token_lifetime_seconds`` from the
+    # sign-in, rotating on every use (RFC 9700 §4.14.2).
+    access_token_lifetime_seconds: int = Field(default=300, ge=60, le=3_600)
+    id_token_lifetime_seconds: int = Field(default=300, ge=60, le=3_600)
+    refresh_token_lifetime_seconds: int = Field(default=86_400, ge=300, le=2_592_000)
+    # RFC 8707 resource indicators a client may ask tokens for, each mapped to the client id
+    # of the resource server allowed to introspect them; JSON in the environment, e.g.
+    # GOVCONNECT_RESOURCE_SERVERS='{"https://api.dept.example": "cli_…"}'.
+    resource_servers: dict[str, str] = Field(default_factory=dict)
 
     # Passwords: argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
     argon2_memory_kib: int = Field(default=19_456, ge=19_456)

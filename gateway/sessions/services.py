@@ -2,7 +2,8 @@
 
 OWASP Session Management: a fresh id at every sign-in and step-up (no fixation), an idle
 timeout and an absolute lifetime enforced on the server, and the ability to end one or every
-session of an account.
+session of an account. However a signed-in session ends, the :class:`LogoutNotifier` hears of
+it, so relying parties get a back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.5).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.core.clock import Clock
 from gateway.sessions.errors import SessionNotFoundError
@@ -23,12 +24,25 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 MAX_USER_AGENT = 200
 
 
+class LogoutNotifier(Protocol):
+    async def session_ended(self, account_id: str, sid: str, clients: frozenset[str]) -> None:
+        """Sign-in ``sid`` of ``account_id`` ended; tell the relying parties in ``clients``."""
+        ...
+
+
 class SessionService:
     def __init__(
-        self, store: SessionStore, clock: Clock, *, idle_seconds: int, absolute_seconds: int
+        self,
+        store: SessionStore,
+        clock: Clock,
+        *,
+        idle_seconds: int,
+        absolute_seconds: int,
+        on_end: LogoutNotifier | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._on_end = on_end
         self._idle = timedelta(seconds=idle_seconds)
         self._absolute = timedelta(seconds=absolute_seconds)
 
@@ -85,7 +99,8 @@ class SessionService:
         )
         await self._save(session)
         await self._store.index(account_id, session.handle, now)
-        await self.end(previous)
+        # A step-up keeps the sign-in (its sid and relying parties): no logout to announce.
+        await self.end(replace(previous, clients=frozenset()) if same_person else previous)
         return session
 
     async def record_client(self, session: Session, client_id: str) -> Session:
@@ -106,21 +121,29 @@ class SessionService:
         await self._store.delete(session.handle)
         if session.account_id:
             await self._store.unindex(session.account_id, session.handle)
+            await self._ended(session.account_id, session.sid, session.clients)
 
     async def end_by_handle(self, account_id: str, handle: str) -> None:
         """End one of the account's sessions, named by its handle (from the sessions page)."""
         if handle not in await self._store.handles(account_id):
             raise SessionNotFoundError("That session has already ended.")
+        ended = await self._store.sign_in_of(handle)
         await self._store.delete(handle)
         await self._store.unindex(account_id, handle)
+        if ended is not None:
+            await self._ended(account_id, *ended)
 
     async def end_all(self, account_id: str, except_session: str | None = None) -> int:
         """End every session of the account but the one with id ``except_session``."""
         keep = handle_of(except_session) if except_session else None
         handles = [h for h in await self._store.handles(account_id) if h != keep]
+        ended = [await self._store.sign_in_of(handle) for handle in handles]
         for handle in handles:
             await self._store.delete(handle)
         await self._store.unindex(account_id, *handles)
+        for sign_in in ended:
+            if sign_in is not None:
+                await self._ended(account_id, *sign_in)
         return len(handles)
 
     async def list_for(self, account_id: str, current: Session) -> list[SessionSummary]:
@@ -135,6 +158,10 @@ class SessionService:
                 found.append(replace(summary, current=handle == current.handle))
         await self._store.unindex(account_id, *dead)
         return sorted(found, key=lambda s: s.created_at, reverse=True)
+
+    async def _ended(self, account_id: str, sid: str, clients: frozenset[str]) -> None:
+        if self._on_end is not None and clients:
+            await self._on_end.session_ended(account_id, sid, clients)
 
     async def _save(self, session: Session) -> None:
         await self._store.save(session, self._ttl(session))

@@ -43,9 +43,16 @@ def _fields(session: Session) -> dict[FieldT, EncodableT]:
     }
 
 
+_SET_IF_LIVE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+"""
+
+
 class SessionStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
+        self._set_if_live = redis.register_script(_SET_IF_LIVE)
 
     async def save(self, session: Session, ttl_seconds: int) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -81,7 +88,16 @@ class SessionStore:
             await pipe.execute()
 
     async def add_client(self, handle: str, clients: frozenset[str]) -> None:
-        await self._redis.hset(session_key(handle), "r", " ".join(sorted(clients)))
+        """Only on a live session: a bare HSET on an expired one would recreate it without
+        a TTL."""
+        await self._set_if_live(keys=[session_key(handle)], args=["r", " ".join(sorted(clients))])
+
+    async def sign_in_of(self, handle: str) -> tuple[str, frozenset[str]] | None:
+        """The sid and relying parties of a live session, to announce its end; None if gone."""
+        sid, clients = await self._redis.hmget(session_key(handle), ["d", "r"])
+        if sid is None:
+            return None
+        return str(sid), frozenset(str(clients or "").split())
 
     async def delete(self, handle: str) -> None:
         await self._redis.delete(session_key(handle))

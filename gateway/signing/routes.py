@@ -25,7 +25,12 @@ from gateway.core.deps import RuntimeDep
 # RFC 7517 §8.5 registers application/jwk-set+json, but the major OpenID providers serve
 # application/json and some relying-party libraries accept only that.
 _MEDIA_TYPE = "application/json"
-_CACHE = {"Cache-Control": "public, max-age=300"}
+# Public keys, read cross-origin by client libraries running in browsers (as discovery is).
+_CACHE = {
+    "Cache-Control": "public, max-age=300",
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
 
 router = APIRouter(tags=["keys"])
 

@@ -183,3 +183,33 @@ def test_changing_the_email_address_needs_the_code_and_a_new_sign_in(
     assert browser.get("/account").url.path == "/sign-in"
     assert sign_in(open_browser(), old) == "/sign-in"
     assert sign_in(open_browser(), new) == "/account"
+
+
+def test_a_new_account_made_from_a_sign_in_link_returns_where_the_person_was_going(
+    open_browser: OpenBrowser,
+) -> None:
+    browser = open_browser()
+    page = browser.get("/sign-in?next=/account/sessions").text
+    assert 'href="/create-account?next=/account/sessions"' in page
+    email = new_email()
+    browser.get("/create-account?next=/account/sessions")
+    response = browser.post(
+        "/create-account", {"email": email, "password": PASSWORD, "next": "/account/sessions"}
+    )
+    code = latest_code(browser.get(f"/dev/outbox?to={email}").text)
+    browser.get(response.url.path)
+    assert (
+        browser.post("/create-account/check-email", {"code": code}).url.path == "/account/sessions"
+    )
+
+
+def test_an_off_site_next_is_never_followed(open_browser: OpenBrowser) -> None:
+    browser = open_browser()
+    browser.get("/create-account")
+    email = new_email()
+    browser.post(
+        "/create-account", {"email": email, "password": PASSWORD, "next": "//evil.example/"}
+    )
+    code = latest_code(browser.get(f"/dev/outbox?to={email}").text)
+    browser.get("/create-account/check-email")
+    assert browser.post("/create-account/check-email", {"code": code}).url.path == "/account"

@@ -134,3 +134,14 @@ async def test_the_sid_and_relying_parties_survive_a_step_up_but_not_a_new_perso
     assert loaded is not None and loaded.sid == first.sid and loaded.clients == {"cli_council"}
     someone_else = await sessions.sign_in(stepped, new_id("acc"), [AuthMethod.PASSWORD])
     assert someone_else.sid != first.sid and someone_else.clients == frozenset()
+
+
+async def test_recording_a_client_on_an_ended_session_does_not_revive_it(
+    sessions: SessionService,
+) -> None:
+    session = await sessions.sign_in(
+        await sessions.start("ip", "a"), new_id("acc"), [AuthMethod.PASSWORD]
+    )
+    await sessions.end(session)
+    await sessions.record_client(session, "cli_late")
+    assert await sessions.load(session.id) is None
