@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -236,6 +236,15 @@ def test_long_organisation_name_is_cut_to_the_x520_upper_bound(
     assert leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "N" * 64
 
 
+def _pasted_private_key() -> bytes:
+    """A freshly made key, PEM-encoded: what a council might paste instead of its CSR."""
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 @pytest.mark.parametrize(
     ("make_request", "expected"),
     [
@@ -249,7 +258,7 @@ def test_long_organisation_name_is_cut_to_the_x520_upper_bound(
             lambda: b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
             "is a certificate",
         ),
-        (lambda: b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", "private key"),
+        (_pasted_private_key, "private key"),
         (lambda: b"A" * 20_000, "limit"),
     ],
     ids=[

@@ -133,7 +133,7 @@ async def test_a_code_expires_after_its_lifetime(
     notifier: CollectingNotifier,
     account_settings: Settings,
 ) -> None:
-    assert account_settings.code_ttl_seconds <= 600
+    assert account_settings.code_ttl_seconds <= 600  # the ceiling: ten minutes
     email = new_email()
     await timed.register(email, PASSWORD)
     code = notifier.last_code(email, "verify-email")
@@ -199,7 +199,9 @@ async def test_code_sending_is_limited_per_address_the_same_way_whether_known_or
     assert refused_known[1] is refused_unknown[1] is CodeSendLimitError
     with pytest.raises(CodeSendLimitError) as refused:
         await accounts.register(known, PASSWORD)
-    assert 0 < refused.value.retry_after_seconds <= account_settings.code_send_window_seconds
+    assert refused.value.retry_after_seconds in range(
+        1, account_settings.code_send_window_seconds + 1
+    )
     assert len(notifier.to(known)) == account_settings.code_send_limit
 
 
