@@ -17,12 +17,10 @@ setting, reported on ``/readyz``) Redis answers the ``XADD`` only once it is on 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 
 from gateway.core.clock import Clock
 from gateway.core.ids import new_id
+from gateway.core.queue import consumer_name as consumer_name
 from gateway.core.requestctx import current_request_id
 from gateway.notify.catalogue import TemplateCatalogue, default_catalogue
 from gateway.notify.models import Notification, QueuedNotification
@@ -31,13 +29,6 @@ from gateway.notify.store import NotificationQueueStore
 log = logging.getLogger(__name__)
 
 ID_PREFIX = "ntf"
-
-
-def consumer_name() -> str:
-    """A consumer name of this process's own: host, process id and a random part, so
-    workers in many processes (and a restarted process with a reused pid) never share one
-    (Redis Streams: each consumer of a group must have a unique name)."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class QueuedNotifier:
