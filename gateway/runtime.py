@@ -156,12 +156,24 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
     )
     codes = CodeStore(redis)
     client_keys = ClientKeys()
+    tokens = TokenService(
+        TokenStore(redis),
+        clock,
+        keys=keys,
+        codes=codes,
+        subjects=subjects,
+        accounts=accounts,
+        settings=settings,
+    )
     sessions = SessionService(
         SessionStore(redis),
         clock,
         idle_seconds=settings.session_idle_seconds,
         absolute_seconds=settings.session_absolute_seconds,
-        on_end=BackchannelNotifier(LogoutQueueStore(redis, issuer=settings.issuer), clock),
+        on_end=(
+            BackchannelNotifier(LogoutQueueStore(redis, issuer=settings.issuer), clock),
+            tokens,
+        ),
     )
     client_auth = ClientAuthenticator(
         clients,
@@ -193,15 +205,7 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         codes=codes,
         client_keys=client_keys,
         client_auth=client_auth,
-        tokens=TokenService(
-            TokenStore(redis),
-            clock,
-            keys=keys,
-            codes=codes,
-            subjects=subjects,
-            accounts=accounts,
-            settings=settings,
-        ),
+        tokens=tokens,
         logout=LogoutService(clients, keys, subjects, issuer=settings.issuer),
         authorization=build_authorization(
             settings,

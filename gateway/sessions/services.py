@@ -9,6 +9,7 @@ it, so relying parties get a back-channel logout (OpenID Connect Back-Channel Lo
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -38,7 +39,7 @@ class SessionService:
         *,
         idle_seconds: int,
         absolute_seconds: int,
-        on_end: LogoutNotifier | None = None,
+        on_end: Sequence[LogoutNotifier] = (),
     ) -> None:
         self._store = store
         self._clock = clock
@@ -160,8 +161,9 @@ class SessionService:
         return sorted(found, key=lambda s: s.created_at, reverse=True)
 
     async def _ended(self, account_id: str, sid: str, clients: frozenset[str]) -> None:
-        if self._on_end is not None and clients:
-            await self._on_end.session_ended(account_id, sid, clients)
+        if clients:
+            for hook in self._on_end:
+                await hook.session_ended(account_id, sid, clients)
 
     async def _save(self, session: Session) -> None:
         await self._store.save(session, self._ttl(session))

@@ -85,6 +85,13 @@ class Grants:
     async def revoke_grant(self, grant_id: str) -> None:
         await self._store.revoke_family(grant_id, self.revocation_memory)
 
+    async def revoke_sign_in(self, sid: str) -> int:
+        """Revoke every grant issued during sign-in ``sid``; how many there were."""
+        grant_ids = await self._store.take_sign_in_grants(sid)
+        for grant_id in grant_ids:
+            await self.revoke_grant(grant_id)
+        return len(grant_ids)
+
     def audience(self, resources: list[str]) -> str:
         """RFC 8707 §2: the one resource asked for if tokens may be issued for it; otherwise
         the gateway's own API (its issuer, which userinfo expects)."""
@@ -150,6 +157,8 @@ class Grants:
         )
         if not created:
             raise InvalidGrantError("The authorization grant has been revoked.")
+        if grant.sid:
+            await self._store.remember_sign_in(grant.sid, grant.grant_id, ttl)
         return self._issue(
             client, record, account, grant.scope, audience, jkt, refresh, nonce=grant.nonce
         )

@@ -81,6 +81,12 @@ class TokenService:
         )
         self._access = AccessTokens(keys, store, self.dpop, clock, issuer=settings.issuer)
 
+    async def session_ended(self, account_id: str, sid: str, clients: frozenset[str]) -> None:
+        """OpenID Connect Back-Channel Logout 1.0 §2.7: when the OP session ends, refresh
+        tokens issued in it SHOULD be revoked; access tokens of those grants stop working at
+        userinfo and introspection too."""
+        await self._grants.revoke_sign_in(sid)
+
     async def token(
         self,
         client: Client,

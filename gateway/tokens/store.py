@@ -32,6 +32,11 @@ def used_jti_key(namespace: str, kind: str, jti: str) -> str:
     return tagged(f"jti:{namespace}", kind, digest(jti))
 
 
+def sign_in_grants_key(sid: str) -> str:
+    """The grants issued during one sign-in (its OIDC ``sid``), for revoking them together."""
+    return tagged(f"signin:{digest(sid)}", "grants")
+
+
 def family_key(grant_id: str) -> str:
     return tagged(f"grant:{grant_id}")
 
@@ -116,6 +121,20 @@ class TokenStore:
             keys=[family_key(grant_id)], args=[record, refresh_digest or "", ttl_seconds]
         )
         return bool(int(result) == 1)
+
+    async def remember_sign_in(self, sid: str, grant_id: str, ttl_seconds: int) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(sign_in_grants_key(sid), grant_id)
+            pipe.expire(sign_in_grants_key(sid), ttl_seconds)
+            await pipe.execute()
+
+    async def take_sign_in_grants(self, sid: str) -> list[str]:
+        """The grants of a sign-in, forgetting them (a sign-in ends once)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(sign_in_grants_key(sid))
+            pipe.delete(sign_in_grants_key(sid))
+            members, _ = await pipe.execute()
+        return sorted(str(m) for m in members)
 
     async def family(self, grant_id: str) -> FamilyRead:
         record, revoked = await self._redis.hmget(family_key(grant_id), ["record", "revoked"])

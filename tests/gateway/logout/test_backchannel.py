@@ -48,7 +48,7 @@ def sessions(runtime: Runtime, store: LogoutQueueStore) -> SessionService:
         runtime.clock,
         idle_seconds=3600,
         absolute_seconds=43_200,
-        on_end=BackchannelNotifier(store, runtime.clock),
+        on_end=(BackchannelNotifier(store, runtime.clock),),
     )
 
 

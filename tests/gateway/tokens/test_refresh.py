@@ -139,3 +139,32 @@ async def test_a_client_that_lost_the_refresh_grant_can_no_longer_refresh(
     kit.client = (await runtime.clients.update(kit.client_id, update, TEST_ACTOR)).client
     response = await post_token(http, runtime, kit, _refresh(first["refresh_token"]))
     assert error_of(response) == "unauthorized_client"
+
+
+async def test_ending_the_sign_in_revokes_its_refresh_tokens(
+    http: httpx.AsyncClient, runtime: Runtime, organisation_id: str, account: Account
+) -> None:
+    """Back-Channel Logout 1.0 §2.7: when the GovConnect session ends, the refresh tokens
+    issued during it stop working, and so do their access tokens."""
+    kit = await key_client(runtime, organisation_id, scope="openid email")
+    issued = await issue_code(runtime, kit, account)
+    tokens = (await exchange(http, runtime, kit, issued)).json()
+    await runtime.tokens.session_ended(account.id, issued.grant.sid, frozenset({kit.client_id}))
+    refused = await post_token(http, runtime, kit, _refresh(tokens["refresh_token"]))
+    assert refused.status_code == 400 and error_of(refused) == "invalid_grant"
+    userinfo = await http.get(
+        "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert userinfo.status_code == 401
+
+
+async def test_another_sign_in_ending_leaves_these_tokens_alone(
+    http: httpx.AsyncClient, runtime: Runtime, organisation_id: str, account: Account
+) -> None:
+    kit = await key_client(runtime, organisation_id, scope="openid email")
+    issued = await issue_code(runtime, kit, account)
+    tokens = (await exchange(http, runtime, kit, issued)).json()
+    await runtime.tokens.session_ended(account.id, "sid-other", frozenset({kit.client_id}))
+    assert (
+        await post_token(http, runtime, kit, _refresh(tokens["refresh_token"]))
+    ).status_code == 200
