@@ -25,11 +25,11 @@ from gateway.core import problems
 from gateway.core.clock import Clock
 from gateway.core.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.core.observability import ObservabilityMiddleware, configure_logging
+from gateway.core.queue import running
 from gateway.core.settings import Settings
 from gateway.health import routes as health_routes
 from gateway.logout import routes as logout_routes
 from gateway.logout import worker as logout_worker
-from gateway.notify.worker import running
 from gateway.oidc import responses as oauth_responses
 from gateway.organisations import routes as organisation_routes
 from gateway.runtime import open_runtime
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         async with (
             open_runtime(settings, clock) as runtime,
             running(runtime.notification_worker()),
-            logout_worker.running(logout_worker.backchannel_worker(runtime)),
+            running(logout_worker.backchannel_worker(runtime)),
         ):
             app.state.runtime = runtime
             yield

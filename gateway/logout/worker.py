@@ -30,7 +30,6 @@ import httpx
 
 from gateway.core.queue import Delivered, Failed, QueueEntry, StreamWorker, Tuning
 from gateway.core.queue import consumer_name as consumer_name
-from gateway.core.queue import running as running
 from gateway.core.queue.worker import DEFAULT_BATCH as DEFAULT_BATCH
 from gateway.core.queue.worker import DEFAULT_BLOCK_SECONDS as DEFAULT_BLOCK_SECONDS
 from gateway.logout.delivery import BackchannelSender

@@ -37,7 +37,6 @@ from gateway.core.clock import Clock
 from gateway.core.queue import Delivered, Failed, QueueEntry, StreamWorker, Tuning
 from gateway.core.queue import Drained as Drained
 from gateway.core.queue import Outcome as Outcome
-from gateway.core.queue import running as running
 from gateway.core.queue.worker import DEFAULT_BATCH as DEFAULT_BATCH
 from gateway.core.queue.worker import DEFAULT_BLOCK_SECONDS as DEFAULT_BLOCK_SECONDS
 from gateway.core.requestctx import reset_request_id, set_request_id
