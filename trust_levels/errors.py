@@ -1,7 +1,9 @@
 """Errors of the level model.
 
 TrustLevelError
-└── InvalidVectorError   (a vector of trust that cannot be parsed)
+├── InvalidVectorError   (a vector of trust that cannot be parsed)
+├── InvalidScoreError    (a GPG 45 score outside its range)
+└── ProfileTableError    (a GPG 45 profile table that cannot be read)
 """
 
 from __future__ import annotations
@@ -18,3 +20,17 @@ class InvalidVectorError(TrustLevelError):
     category = Category.INVALID
     slug = "invalid-vector-of-trust"
     title = "Invalid vector of trust"
+
+
+class InvalidScoreError(TrustLevelError):
+    category = Category.INVALID
+    slug = "invalid-gpg45-score"
+    title = "Invalid GPG 45 score"
+
+
+class ProfileTableError(TrustLevelError):
+    """The profile table shipped with (or given to) the calculator is malformed: a fault of
+    the deployment, not of the caller, so it keeps the internal category."""
+
+    slug = "invalid-gpg45-profile-table"
+    title = "Invalid GPG 45 profile table"
