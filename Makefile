@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Root runs apt-get itself; any other user goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browsers run test lint format clean
+.PHONY: install browsers run test lint format bench clean
 
 # Python packages into .venv, then GOV.UK Frontend into node_modules/ when npm is on PATH.
 # Without npm the pages still work, as plain semantic HTML without the GOV.UK styles.
@@ -52,6 +52,19 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## bench: the benchmark suite (docs/performance.md): GovConnect per worker under wrk, and
+## oidc-provider 9 beside it; installs wrk with apt-get unless it is there (root or sudo), and
+## oidc-provider with npm into a temporary folder. Takes about four minutes; not run in CI.
+## Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--seconds 5 --no-peer".
+bench: install
+	@if command -v wrk >/dev/null 2>&1; then \
+		echo "wrk is installed"; \
+	else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; \
+	fi
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 format: install
 	$(BIN)/ruff format .
