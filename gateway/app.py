@@ -64,17 +64,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     problems.install(app)
     oauth_responses.install(app)
+    # Starlette matches routes in order, one by one: the hottest API paths come first.
     for module in (
-        health_routes,
+        token_routes,
         signing_routes,
+        authorize_routes,
+        health_routes,
         admin_routes,
         organisation_routes,
         client_routes,
         session_routes,
         account_routes,
         logout_routes,
-        token_routes,
-        authorize_routes,
     ):
         app.include_router(module.router)
     if not settings.is_production:
