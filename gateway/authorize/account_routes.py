@@ -61,4 +61,5 @@ async def remove_service(
     client_id = field(form, "client_id")
     if not await runtime.authorization.consents.remove(session.account_id, client_id):
         return redirect(request, "/account/services")
+    await runtime.tokens.consent_withdrawn(session.account_id, client_id)
     return redirect(request, f"/account/services?removed={client_id}")

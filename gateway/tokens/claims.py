@@ -18,13 +18,14 @@ def requested(
     Scope claims go to userinfo only: with the code flow an ID token carries them only when
     the ``claims`` parameter asks for them there (OIDC Core §5.4, §5.5).
     """
-    names: list[str] = []
-    if target == "userinfo":
-        for name in scope:
-            names.extend(SCOPE_CLAIMS.get(name, ()))
+    # NOTE: the claims parameter only chooses where granted claims go. It never widens what
+    # the person agreed to: consent is given per scope, so a claim no granted scope covers is
+    # dropped here, whatever the request asked for.
+    granted = [claim for name in scope for claim in SCOPE_CLAIMS.get(name, ())]
+    names: list[str] = list(granted) if target == "userinfo" else []
     asked = (claims_request or {}).get(target)
     if isinstance(asked, dict):
-        names.extend(str(name) for name in asked)
+        names.extend(str(name) for name in asked if name in granted)
     return list(dict.fromkeys(names))
 
 

@@ -86,8 +86,17 @@ class Grants:
         await self._store.revoke_family(grant_id, self.revocation_memory)
 
     async def revoke_sign_in(self, sid: str) -> int:
-        """Revoke every grant issued during sign-in ``sid``; how many there were."""
+        """Revoke every grant issued during sign-in ``sid``, and refuse codes from it that
+        are yet to be redeemed; how many grants there were."""
+        await self._store.end_sign_in(sid, CODE_LIFETIME_SECONDS + 60)
         grant_ids = await self._store.take_sign_in_grants(sid)
+        for grant_id in grant_ids:
+            await self.revoke_grant(grant_id)
+        return len(grant_ids)
+
+    async def revoke_client(self, account_id: str, client_id: str) -> int:
+        """Revoke every grant a person gave a client (their consent was withdrawn)."""
+        grant_ids = await self._store.take_client_grants(account_id, client_id)
         for grant_id in grant_ids:
             await self.revoke_grant(grant_id)
         return len(grant_ids)
@@ -157,8 +166,19 @@ class Grants:
         )
         if not created:
             raise InvalidGrantError("The authorization grant has been revoked.")
+        await self._store.remember_client_grant(
+            grant.account_id, client.client_id, grant.grant_id, ttl
+        )
         if grant.sid:
             await self._store.remember_sign_in(grant.sid, grant.grant_id, ttl)
+            # Checked after the grant is indexed: a sign-out either finds the grant in the
+            # index or has already left its mark, so a code redeemed after the person signed
+            # out never yields tokens that outlive the sign-out.
+            if await self._store.sign_in_ended(grant.sid):
+                await self.revoke_grant(grant.grant_id)
+                raise InvalidGrantError(
+                    "The person signed out after this code was issued; start a new sign-in."
+                )
         return self._issue(
             client, record, account, grant.scope, audience, jkt, refresh, nonce=grant.nonce
         )

@@ -87,6 +87,10 @@ class TokenService:
         userinfo and introspection too."""
         await self._grants.revoke_sign_in(sid)
 
+    async def consent_withdrawn(self, account_id: str, client_id: str) -> None:
+        """A person removed a service from their account: its tokens stop working."""
+        await self._grants.revoke_client(account_id, client_id)
+
     async def token(
         self,
         client: Client,

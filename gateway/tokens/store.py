@@ -37,6 +37,16 @@ def sign_in_grants_key(sid: str) -> str:
     return tagged(f"signin:{digest(sid)}", "grants")
 
 
+def sign_in_ended_key(sid: str) -> str:
+    """Set when a sign-in ends, for as long as a code from it could still be redeemed."""
+    return tagged(f"signin:{digest(sid)}", "ended")
+
+
+def client_grants_key(account_id: str, client_id: str) -> str:
+    """The grants one person gave one client, revoked when they withdraw their consent."""
+    return tagged(f"acct:{account_id}", "grants", digest(client_id))
+
+
 def family_key(grant_id: str) -> str:
     return tagged(f"grant:{grant_id}")
 
@@ -127,6 +137,29 @@ class TokenStore:
             pipe.sadd(sign_in_grants_key(sid), grant_id)
             pipe.expire(sign_in_grants_key(sid), ttl_seconds)
             await pipe.execute()
+
+    async def end_sign_in(self, sid: str, ttl_seconds: int) -> None:
+        await self._redis.set(sign_in_ended_key(sid), "1", ex=ttl_seconds)
+
+    async def sign_in_ended(self, sid: str) -> bool:
+        return bool(await self._redis.exists(sign_in_ended_key(sid)))
+
+    async def remember_client_grant(
+        self, account_id: str, client_id: str, grant_id: str, ttl_seconds: int
+    ) -> None:
+        key = client_grants_key(account_id, client_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, grant_id)
+            pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def take_client_grants(self, account_id: str, client_id: str) -> list[str]:
+        key = client_grants_key(account_id, client_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.smembers(key)
+            pipe.delete(key)
+            members, _ = await pipe.execute()
+        return sorted(str(m) for m in members)
 
     async def take_sign_in_grants(self, sid: str) -> list[str]:
         """The grants of a sign-in, forgetting them (a sign-in ends once)."""

@@ -126,7 +126,11 @@ async def checked_form(request: Request, session: Session) -> FormData:
     """The posted form, once its CSRF token matches the session's (OWASP synchronizer token)."""
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     token = form.get("csrf_token")
-    if not isinstance(token, str) or not hmac.compare_digest(token, session.csrf_token):
+    if (
+        not isinstance(token, str)
+        or not token.isascii()  # compare_digest refuses non-ASCII str with a TypeError
+        or not hmac.compare_digest(token, session.csrf_token)
+    ):
         raise CsrfError("The form was out of date or did not come from this service.")
     return form
 

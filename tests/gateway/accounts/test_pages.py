@@ -213,3 +213,11 @@ def test_an_off_site_next_is_never_followed(open_browser: OpenBrowser) -> None:
     code = latest_code(browser.get(f"/dev/outbox?to={email}").text)
     browser.get("/create-account/check-email")
     assert browser.post("/create-account/check-email", {"code": code}).url.path == "/account"
+
+
+def test_a_non_ascii_csrf_token_is_a_clean_refusal(open_browser: OpenBrowser) -> None:
+    browser = open_browser()
+    browser.get("/sign-in")
+    browser.csrf = "é" * 10
+    response = browser.post("/sign-in", {"email": "a@example.org", "password": PASSWORD})
+    assert response.status_code == 403 and "Your form has expired" in response.text
