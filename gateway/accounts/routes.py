@@ -47,6 +47,7 @@ class CodeFlow:
     pending_key: str
     action: str
     resend_action: str | None
+    start: str  # where the flow begins, for a browser that arrives without it in progress
 
 
 VERIFY_EMAIL = CodeFlow(
@@ -55,6 +56,7 @@ VERIFY_EMAIL = CodeFlow(
     "verify_email",
     "/create-account/check-email",
     "/create-account/resend",
+    "/create-account",
 )
 RESET_PASSWORD = CodeFlow(
     "reset_password.html",
@@ -62,10 +64,16 @@ RESET_PASSWORD = CodeFlow(
     "reset_email",
     "/reset-password",
     "/forgot-password/resend",
+    "/forgot-password",
 )
 # A new code for an email change means entering the new address and password again.
 CHANGE_EMAIL = CodeFlow(
-    "check_email.html", "Check your email", "new_email", "/account/email/confirm", None
+    "check_email.html",
+    "Check your email",
+    "new_email",
+    "/account/email/confirm",
+    None,
+    "/account/email",
 )
 
 
@@ -166,17 +174,15 @@ def _code_page(
     )
 
 
-def _check_email_page(
-    request: Request, session: Session, status: int = 200, **errors: str
-) -> Response:
-    return _code_page(request, session, VERIFY_EMAIL, status, **errors)
+def _code_page_or_start(request: Request, session: Session, flow: CodeFlow) -> Response:
+    if not session.pending.get(flow.pending_key):
+        return redirect(request, flow.start)
+    return _code_page(request, session, flow)
 
 
 @router.get("/create-account/check-email")
 async def check_email_page(request: Request, session: PageSession) -> Response:
-    if not session.pending.get("verify_email"):
-        return redirect(request, "/create-account")
-    return _check_email_page(request, session)
+    return _code_page_or_start(request, session, VERIFY_EMAIL)
 
 
 @router.post("/create-account/check-email")
@@ -187,11 +193,11 @@ async def check_email(request: Request, session: PageSession, runtime: RuntimeDe
         return redirect(request, "/create-account")
     code = _code(field(form, "code"))
     if not code:
-        return _check_email_page(request, session, 400, code=message("code.missing"))
+        return _code_page(request, session, VERIFY_EMAIL, 400, code=message("code.missing"))
     try:
         account = await runtime.accounts.verify_email(email, code)
     except InvalidCodeError:
-        return _check_email_page(request, session, 400, code=message("code.invalid"))
+        return _code_page(request, session, VERIFY_EMAIL, 400, code=message("code.invalid"))
     next_path = safe_next(session.pending.get("next"))
     return await complete_sign_in(
         request, runtime, session, account.id, [AuthMethod.PASSWORD], next_path
@@ -208,7 +214,7 @@ async def resend_code(request: Request, session: PageSession, runtime: RuntimeDe
         await runtime.accounts.resend_verification(email)
     except CodeSendLimitError as exc:
         limit = message("code.send_limit", seconds=exc.retry_after_seconds)
-        return _check_email_page(request, session, 429, code=limit)
+        return _code_page(request, session, VERIFY_EMAIL, 429, code=limit)
     return redirect(request, "/create-account/check-email")
 
 
@@ -248,15 +254,9 @@ async def forgot_password(request: Request, session: PageSession, runtime: Runti
     return redirect(request, "/reset-password")
 
 
-def _reset_page(request: Request, session: Session, status: int = 200, **errors: str) -> Response:
-    return _code_page(request, session, RESET_PASSWORD, status, **errors)
-
-
 @router.get("/reset-password")
 async def reset_password_page(request: Request, session: PageSession) -> Response:
-    if not session.pending.get("reset_email"):
-        return redirect(request, "/forgot-password")
-    return _reset_page(request, session)
+    return _code_page_or_start(request, session, RESET_PASSWORD)
 
 
 @router.post("/reset-password")
@@ -267,15 +267,17 @@ async def reset_password(request: Request, session: PageSession, runtime: Runtim
         return redirect(request, "/forgot-password")
     code, new_password = _code(field(form, "code")), secret_field(form, "new_password")
     if not code:
-        return _reset_page(request, session, 400, code=message("code.missing"))
+        return _code_page(request, session, RESET_PASSWORD, 400, code=message("code.missing"))
     if not new_password:
-        return _reset_page(request, session, 400, new_password=message("password.missing"))
+        return _code_page(
+            request, session, RESET_PASSWORD, 400, new_password=message("password.missing")
+        )
     try:
         account = await runtime.accounts.reset_password(email, code, new_password)
     except InvalidCodeError:
-        return _reset_page(request, session, 400, code=message("code.invalid"))
+        return _code_page(request, session, RESET_PASSWORD, 400, code=message("code.invalid"))
     except WeakPasswordError as exc:
-        return _reset_page(request, session, 400, new_password=_password_error(exc))
+        return _code_page(request, session, RESET_PASSWORD, 400, new_password=_password_error(exc))
     await runtime.sessions.end_all(account.id)
     await runtime.sessions.set_pending(session, {})
     return redirect(request, "/sign-in?done=password-reset")
@@ -293,7 +295,7 @@ async def resend_reset_code(
         await runtime.accounts.start_password_reset(email)
     except CodeSendLimitError as exc:
         limit = message("code.send_limit", seconds=exc.retry_after_seconds)
-        return _reset_page(request, session, 429, code=limit)
+        return _code_page(request, session, RESET_PASSWORD, 429, code=limit)
     return redirect(request, "/reset-password")
 
 
@@ -514,17 +516,9 @@ async def change_email(request: Request, session: SignedInSession, runtime: Runt
     return redirect(request, "/account/email/confirm")
 
 
-def _confirm_email_page(
-    request: Request, session: Session, status: int = 200, **errors: str
-) -> Response:
-    return _code_page(request, session, CHANGE_EMAIL, status, **errors)
-
-
 @router.get("/account/email/confirm")
 async def confirm_email_page(request: Request, session: SignedInSession) -> Response:
-    if not session.pending.get("new_email"):
-        return redirect(request, "/account/email")
-    return _confirm_email_page(request, session)
+    return _code_page_or_start(request, session, CHANGE_EMAIL)
 
 
 @router.post("/account/email/confirm")
@@ -538,7 +532,7 @@ async def confirm_email(
         await runtime.accounts.confirm_email_change(session.account_id, code)
     except InvalidCodeError:
         error = message("code.invalid") if code else message("code.missing")
-        return _confirm_email_page(request, session, 400, code=error)
+        return _code_page(request, session, CHANGE_EMAIL, 400, code=error)
     # A changed address means signing in again, everywhere (this browser included).
     await runtime.sessions.end_all(session.account_id)
     request.state.clear_session = True
