@@ -97,15 +97,42 @@ RequireDpop = Annotated[
 ]
 
 
-def _metadata(**options: Any) -> dict[str, Any]:
-    """The registration fields for the options given; ``--jwks-file`` is read here."""
-    jwks_file: Path | None = options.pop("jwks_file")
+# The command-line option each registration field (RFC 7591 names) comes from; ``add`` and
+# ``update`` share them.
+_FIELD_OF_OPTION = {
+    "name": "client_name",
+    "org": "organisation_id",
+    "redirect_uri": "redirect_uris",
+    "post_logout_redirect_uri": "post_logout_redirect_uris",
+    "backchannel_logout_uri": "backchannel_logout_uri",
+    "auth_method": "token_endpoint_auth_method",
+    "jwks_uri": "jwks_uri",
+    "grant_type": "grant_types",
+    "scope": "scope",
+    "sector": "sector_identifier",
+    "min_level": "min_level",
+    "id_token_alg": "id_token_signed_response_alg",
+    "first_party": "first_party",
+    "require_par": "require_par",
+    "require_dpop": "require_dpop",
+}
+
+
+def _metadata(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The registration fields for the options a command was given (its ``locals()``);
+    ``--jwks-file`` is read here."""
+    fields = {
+        _FIELD_OF_OPTION[name]: value
+        for name, value in options.items()
+        if name in _FIELD_OF_OPTION and value is not None
+    }
+    jwks_file: Path | None = options.get("jwks_file")
     if jwks_file is not None:
         try:
-            options["jwks"] = json.loads(jwks_file.read_text(encoding="utf-8"))
+            fields["jwks"] = json.loads(jwks_file.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             fail(f"--jwks-file {jwks_file} does not hold JSON: {exc}", 2)
-    return {name: value for name, value in options.items() if value is not None}
+    return fields
 
 
 def _validated(model: type[M], data: Mapping[str, Any]) -> M:
@@ -155,26 +182,10 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a client. A client_secret_* client's secret is printed once, never again."""
+    options = locals()
     registration = _validated(
         ClientRegistration,
-        _metadata(
-            client_name=name,
-            organisation_id=org,
-            redirect_uris=redirect_uri,
-            post_logout_redirect_uris=post_logout_redirect_uri,
-            backchannel_logout_uri=backchannel_logout_uri,
-            token_endpoint_auth_method=auth_method,
-            jwks_file=jwks_file,
-            jwks_uri=jwks_uri,
-            grant_types=grant_type,
-            scope=scope,
-            sector_identifier=sector,
-            min_level=min_level,
-            id_token_signed_response_alg=id_token_alg,
-            first_party=first_party,
-            require_par=require_par,
-            require_dpop=require_dpop,
-        ),
+        _metadata(options),
     )
 
     async def action(runtime: Runtime) -> None:
@@ -227,26 +238,10 @@ def update(
 ) -> None:
     """Change the options given; the whole registration is checked again. Switching to a
     client_secret_* method prints the new secret once."""
+    options = locals()
     changes = _validated(
         ClientUpdate,
-        _metadata(
-            client_name=name,
-            organisation_id=org,
-            redirect_uris=redirect_uri,
-            post_logout_redirect_uris=post_logout_redirect_uri,
-            backchannel_logout_uri=backchannel_logout_uri,
-            token_endpoint_auth_method=auth_method,
-            jwks_file=jwks_file,
-            jwks_uri=jwks_uri,
-            grant_types=grant_type,
-            scope=scope,
-            sector_identifier=sector,
-            min_level=min_level,
-            id_token_signed_response_alg=id_token_alg,
-            first_party=first_party,
-            require_par=require_par,
-            require_dpop=require_dpop,
-        ),
+        _metadata(options),
     )
 
     async def action(runtime: Runtime) -> None:
