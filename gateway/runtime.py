@@ -17,6 +17,7 @@ from gateway.accounts.services import AccountService
 from gateway.accounts.store import AccountStore
 from gateway.admin.services import AdminService
 from gateway.admin.store import AdminStore
+from gateway.authorize.levels import LevelService, NoEvidence, freshness_of
 from gateway.authorize.services import AuthorizationServices, build_authorization
 from gateway.clients.services import ClientService
 from gateway.clients.store import ClientStore
@@ -91,6 +92,7 @@ class Runtime:
     tokens: TokenService
     logout: LogoutService
     authorization: AuthorizationServices
+    levels: LevelService
 
     def notification_worker(self) -> NotificationWorker | None:
         """A worker delivering the queued notifications under a consumer name of its own;
@@ -175,6 +177,16 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             tokens,
         ),
     )
+    levels = LevelService(
+        freshness_of(
+            settings.level_freshness_low_seconds,
+            settings.level_freshness_medium_seconds,
+            settings.level_freshness_high_seconds,
+        ),
+        NoEvidence(),
+        clock,
+        service_levels=settings.service_levels,
+    )
     client_auth = ClientAuthenticator(
         clients,
         client_keys,
@@ -219,7 +231,9 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             sessions=sessions,
             client_keys=client_keys,
             client_auth=client_auth,
+            levels=levels,
         ),
+        levels=levels,
     )
 
 

@@ -3,12 +3,18 @@
 TrustLevelError
 ├── InvalidVectorError   (a vector of trust that cannot be parsed)
 ├── InvalidScoreError    (a GPG 45 score outside its range)
-└── ProfileTableError    (a GPG 45 profile table that cannot be read)
+├── ProfileTableError    (a GPG 45 profile table that cannot be read)
+└── PolicyNotMetError    (the level shown falls short of a policy; carries the shortfall)
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gateway.core.errors import Category, GovConnectError
+
+if TYPE_CHECKING:
+    from trust_levels.policies import Shortfall
 
 
 class TrustLevelError(GovConnectError):
@@ -34,3 +40,16 @@ class ProfileTableError(TrustLevelError):
 
     slug = "invalid-gpg45-profile-table"
     title = "Invalid GPG 45 profile table"
+
+
+class PolicyNotMetError(TrustLevelError):
+    """What the person has shown falls short of a level policy; ``shortfall`` says what is
+    missing (RFC 9470: the caller can ask for exactly that)."""
+
+    category = Category.FORBIDDEN
+    slug = "level-not-met"
+    title = "The level of assurance shown is not enough"
+
+    def __init__(self, detail: str, shortfall: Shortfall) -> None:
+        super().__init__(detail)
+        self.shortfall = shortfall

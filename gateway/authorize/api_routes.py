@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.authorize.discovery import metadata
 from gateway.authorize.errors import RequestRefused
+from gateway.authorize.levels import TRUSTMARK_PATH, trustmark
 from gateway.authorize.models import PAR_PATH
 from gateway.authorize.pages import multi
 from gateway.core.deps import RuntimeDep
@@ -40,6 +41,11 @@ async def openid_configuration(runtime: RuntimeDep) -> JSONResponse:
 )
 async def oauth_authorization_server(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(metadata(runtime.settings), headers=_PUBLIC)
+
+
+@router.get(TRUSTMARK_PATH, summary="Trustmark (RFC 8485 §5.3), no authentication")
+async def trustmark_document(runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(trustmark(runtime.settings.issuer), headers=_PUBLIC)
 
 
 @router.post(

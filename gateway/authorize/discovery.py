@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.authorize.levels import ACR_VALUES_SUPPORTED
-from gateway.authorize.models import AUTHORIZE_PATH, PAR_PATH
+from gateway.authorize.models import AUTHORIZE_PATH, BUSINESS_SCOPE, PAR_PATH
 from gateway.authorize.parameters import PROMPTS
 from gateway.authorize.request_objects import REQUEST_OBJECT_ALGORITHMS
 from gateway.clients.models import AuthMethod, IdTokenAlg
@@ -35,7 +35,11 @@ ENDPOINTS = {
 # Scopes of the gateway's own APIs, granted to clients through client_credentials.
 SERVICE_SCOPES = ("submissions",)
 # OIDC Core §2 (ID token), §5.1 (standard claims, by scope), Front/Back-Channel Logout §2 (sid).
-_TOKEN_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid")
+# RFC 8485 §5.2 (vot, vtm); ``org`` names the business a member acts for.
+_TOKEN_CLAIMS = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "vot", "vtm",
+    "org",
+)  # fmt: skip
 # What the client authentication of gateway.tokens accepts for private_key_jwt assertions.
 _CLIENT_ASSERTION_ALGORITHMS = REQUEST_OBJECT_ALGORITHMS
 
@@ -47,7 +51,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
     document: dict[str, Any] = {
         "issuer": issuer,
         **{name: issuer + path for name, path in ENDPOINTS.items()},
-        "scopes_supported": ["openid", *SCOPE_CLAIMS, *SERVICE_SCOPES],
+        "scopes_supported": ["openid", *SCOPE_CLAIMS, BUSINESS_SCOPE, *SERVICE_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -18,6 +18,9 @@ AUTHORIZE_PATH = "/authorize"
 PAR_PATH = "/par"
 # RFC 9126 §2.2: the request_uri the PAR endpoint hands out.
 PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
+# The ``business`` scope asks who the person acts for; this choice means "for myself".
+BUSINESS_SCOPE = "business"
+PERSONAL = "self"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,11 @@ class AuthorizationRequest:
     dpop_jkt: str | None
     started_at: datetime
     pushed: bool = False
+    # ``vtr`` (RFC 8485 §5.1): the vectors of trust the client accepts, canonical strings.
+    vtr: tuple[str, ...] = ()
+    # Whom the person chose to act for (``business`` scope): PERSONAL or a business id; None
+    # until they chose.
+    acting_for: str | None = None
 
     @property
     def target(self) -> ResponseTarget:
@@ -99,6 +107,8 @@ class AuthorizationRequest:
             "dpop_jkt": self.dpop_jkt,
             "started_at": self.started_at.isoformat(),
             "pushed": self.pushed,
+            "vtr": list(self.vtr),
+            "acting_for": self.acting_for,
         }
 
     @classmethod
@@ -109,6 +119,7 @@ class AuthorizationRequest:
                 "scope": tuple(data["scope"]),
                 "prompt": frozenset(data["prompt"]),
                 "acr_values": tuple(data["acr_values"]),
+                "vtr": tuple(data.get("vtr", ())),
                 "started_at": datetime.fromisoformat(data["started_at"]),
             }
         )
@@ -156,7 +167,10 @@ class Interaction(StrEnum):
     """What the person must do before the client gets an answer."""
 
     SIGN_IN = "sign-in"
-    STEP_UP = "step-up"
+    STEP_UP = "step-up"  # a second factor (Cl.Cm)
+    PASSKEY = "passkey"  # a phishing-resistant credential (Cl.Cm.Ch)
+    PROVE_IDENTITY = "prove-identity"  # identity evidence for a higher P level
+    BUSINESS = "business"  # choose whether to act for a business the person belongs to
     CONSENT = "consent"
 
 

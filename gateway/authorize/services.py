@@ -10,14 +10,18 @@ session, because every sign-in step rewrites the session's pending state and id.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any, Protocol
 
 from gateway.authorize.consent import ConsentService
-from gateway.authorize.errors import RequestRefused
-from gateway.authorize.levels import LevelRequest, achieved, amr
+from gateway.authorize.errors import RequestRefused, UnmetAuthenticationRequirementsError
+from gateway.authorize.levels import LevelRequest, LevelService, amr
 from gateway.authorize.models import (
+    BUSINESS_SCOPE,
     PAR_PATH,
+    PERSONAL,
     AuthorizationRequest,
     Interact,
     Interaction,
@@ -40,6 +44,7 @@ from gateway.evidence.services import EvidenceLog
 from gateway.oidc.errors import (
     AccessDeniedError,
     ConsentRequiredError,
+    InteractionRequiredError,
     InvalidRequestError,
     LoginRequiredError,
     OAuthError,
@@ -51,12 +56,42 @@ from gateway.sessions.models import Session
 from gateway.sessions.services import SessionService
 from gateway.signing.services import KeyRing
 from gateway.tokens.client_auth import ClientAuthenticator, ClientKeys
+from trust_levels.assurance import Assurance, PrincipalKind
+from trust_levels.models import CredentialStrength
+from trust_levels.policies import Policy, Shortfall
 
 PENDING_PREFIX = "authz"
 PENDING_SECONDS = 1800
 # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED"; a
 # minute is ample for a server-side client redeeming at once, and shrinks the replay window.
 CODE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Affiliation:
+    """A business a person may act for, as tokens name it (the ``org`` claim)."""
+
+    business_id: str
+    name: str
+    number: str | None
+    role: str
+
+    def claim(self) -> dict[str, Any]:
+        org: dict[str, Any] = {"id": self.business_id, "name": self.name, "role": self.role}
+        if self.number is not None:
+            org["number"] = self.number
+        return org
+
+
+class Affiliations(Protocol):
+    """The businesses a person belongs to (``trust_levels.businesses``)."""
+
+    async def of(self, account_id: str) -> Sequence[Affiliation]: ...
+
+
+class NoAffiliations:
+    async def of(self, account_id: str) -> Sequence[Affiliation]:
+        return ()
 
 
 class Authorizer:
@@ -69,9 +104,13 @@ class Authorizer:
         sessions: SessionService,
         clients: ClientService,
         clock: Clock,
+        levels: LevelService,
         *,
         issuer: str,
+        affiliations: Affiliations | None = None,
     ) -> None:
+        self.affiliations: Affiliations = affiliations or NoAffiliations()
+        self._levels = levels
         self._store = store
         self._consents = consents
         self._codes = codes
@@ -135,6 +174,24 @@ class Authorizer:
         denied = AccessDeniedError("The person chose not to share their details with the service.")
         return Respond(self.error_url(request.target, denied))
 
+    async def act_for(self, request_id: str, acting_for: str) -> None:
+        """Record whom the person chose to act for (:data:`PERSONAL` or a business id they
+        belong to; the business page checks membership, and :meth:`decide` again at issue)."""
+        pending = await self.pending(request_id)
+        if pending is not None:
+            await self._store.hold(
+                request_id, replace(pending, acting_for=acting_for), PENDING_SECONDS
+            )
+
+    async def give_up(self, request: AuthorizationRequest, request_id: str) -> Respond:
+        """The person cannot reach the level asked (no passkey, no evidence to hand) and goes
+        back to the service: OpenID Connect Core Error Code unmet_authentication_requirements."""
+        await self._drop(request_id)
+        unmet = UnmetAuthenticationRequirementsError(
+            "The person could not reach the level of assurance the request needs."
+        )
+        return Respond(self.error_url(request.target, unmet))
+
     def error_url(self, target: ResponseTarget, error: OAuthError) -> str:
         """RFC 6749 §4.1.2.1 error response, with ``iss`` (RFC 9207 §2)."""
         return target.url(self._issuer, {"error": error.error, "error_description": error.detail})
@@ -163,9 +220,12 @@ class Authorizer:
                         "The person who signed in is not the one id_token_hint names."
                     )
                 return Interaction.SIGN_IN
-        need = LevelRequest.of(request.acr_values, request.claims).needed(client.min_level)
-        if not achieved(session.methods()).satisfies(need):
-            return Interaction.STEP_UP
+        choosing = BUSINESS_SCOPE in request.scope and request.acting_for is None
+        if choosing and await self.affiliations.of(session.account_id):
+            return Interaction.BUSINESS
+        shortfall = self._policy(request, client).unmet(await self._assurance(request, session))
+        if shortfall is not None:
+            return _step_for(shortfall)
         if consented:
             return None
         if "consent" in request.prompt:
@@ -191,6 +251,15 @@ class Authorizer:
             )
         assert session.account_id is not None and session.auth_time is not None
         methods = session.methods()
+        assurance = await self._assurance(request, session)
+        # Re-checked here, at the moment of issue: what is asserted is what holds now.
+        if self._policy(request, client).unmet(assurance) is not None or assurance.vector is None:
+            raise RequestRefused(
+                InvalidRequestError("The sign-in no longer meets the level asked; start again."),
+                page="expired",
+            )
+        asserted = self._request_level(request).asserted(assurance.vector)
+        org = await self._org(request, session.account_id)
         code = secrets.token_urlsafe(32)  # 256 bits (RFC 6749 §10.10, RFC 9700 §4.5)
         grant = AuthorizationGrant(
             grant_id=new_id("grt"),
@@ -201,12 +270,14 @@ class Authorizer:
             sid=session.sid,
             auth_time=session.auth_time,
             amr=amr(methods),
-            acr=LevelRequest.of(request.acr_values, request.claims).acr(achieved(methods)),
+            acr=asserted,
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             claims=request.claims,
             dpop_jkt=request.dpop_jkt,
             issued_at=self._clock.now(),
+            vot=asserted,
+            org=org,
         )
         await self._codes.put(code, grant, CODE_SECONDS)
         await self._sessions.record_client(session, client.client_id)
@@ -216,6 +287,44 @@ class Authorizer:
         if request_id is not None:
             await self._store.release(request_id)
 
+    @staticmethod
+    def _request_level(request: AuthorizationRequest) -> LevelRequest:
+        return LevelRequest.of(request.acr_values, request.claims, request.vtr)
+
+    def _policy(self, request: AuthorizationRequest, client: Client) -> Policy:
+        floors = self._levels.floors(client.min_level, request.scope)
+        return self._request_level(request).policy(floors)
+
+    async def _assurance(self, request: AuthorizationRequest, session: Session) -> Assurance:
+        acting = request.acting_for not in (None, PERSONAL)
+        principal = PrincipalKind.BUSINESS if acting else PrincipalKind.CITIZEN
+        return await self._levels.assurance(session, principal)
+
+    async def _org(self, request: AuthorizationRequest, account_id: str) -> dict[str, Any] | None:
+        """The ``org`` claim for a person acting for a business, if they still belong to it."""
+        if request.acting_for in (None, PERSONAL):
+            return None
+        for affiliation in await self.affiliations.of(account_id):
+            if affiliation.business_id == request.acting_for:
+                return affiliation.claim()
+        raise RequestRefused(
+            AccessDeniedError("The person is not a member of the business they chose."),
+            request.target,
+        )
+
+
+def _step_for(shortfall: Shortfall) -> Interaction:
+    """The page that gets the person what is missing: a factor first, then evidence."""
+    if shortfall.credential is CredentialStrength.HIGH:
+        return Interaction.PASSKEY
+    if shortfall.credential is CredentialStrength.MEDIUM:
+        return Interaction.STEP_UP
+    if shortfall.credential is not None:
+        return Interaction.SIGN_IN
+    if shortfall.identity is not None:
+        return Interaction.PROVE_IDENTITY
+    return Interaction.BUSINESS
+
 
 def _no_prompt(needed: Interaction) -> OAuthError:
     """OIDC Core §3.1.2.6: what ``prompt=none`` answers when the person would have to act."""
@@ -224,10 +333,15 @@ def _no_prompt(needed: Interaction) -> OAuthError:
             "The person has not agreed to share these details with this client, and "
             "prompt=none was sent."
         )
-    if needed is Interaction.STEP_UP:
+    if needed in (Interaction.STEP_UP, Interaction.PASSKEY):
         return LoginRequiredError(
-            "The person must sign in with a second factor for the level asked, and prompt=none "
-            "was sent."
+            "The person must sign in with a stronger credential for the level asked, and "
+            "prompt=none was sent."
+        )
+    if needed in (Interaction.PROVE_IDENTITY, Interaction.BUSINESS):
+        return InteractionRequiredError(
+            "The person must act (prove their identity or choose whom they act for) for this "
+            "request, and prompt=none was sent."
         )
     return LoginRequiredError("The person must sign in, and prompt=none was sent.")
 
@@ -255,6 +369,7 @@ def build_authorization(
     sessions: SessionService,
     client_keys: ClientKeys,
     client_auth: ClientAuthenticator,
+    levels: LevelService,
 ) -> AuthorizationServices:
     issuer = settings.issuer
     store = RequestStore(redis)
@@ -270,7 +385,7 @@ def build_authorization(
     return AuthorizationServices(
         validator=validator,
         authorizer=Authorizer(
-            store, consents, codes, subjects, sessions, clients, clock, issuer=issuer
+            store, consents, codes, subjects, sessions, clients, clock, levels, issuer=issuer
         ),
         pushed=PushedRequests(client_auth, validator, store, endpoint=issuer + PAR_PATH),
         consents=consents,

@@ -22,7 +22,7 @@ from gateway.authorize.errors import (
     RequestRefused,
     RequestUriNotSupportedError,
 )
-from gateway.authorize.levels import MAX_ACR_VALUES, LevelRequest
+from gateway.authorize.levels import MAX_ACR_VALUES, parse_vtr
 from gateway.authorize.models import PAR_URN_PREFIX, AuthorizationRequest, ResponseTarget
 from gateway.authorize.parameters import (
     MAX_LOGIN_HINT,
@@ -263,7 +263,11 @@ class RequestValidator:
         acr_values = tuple((text(fields, "acr_values") or "").split())
         if len(acr_values) > MAX_ACR_VALUES:
             raise InvalidRequestError(f"acr_values lists more than {MAX_ACR_VALUES} values.")
-        LevelRequest.of(acr_values, claims).needed(client.min_level)  # refuses the unreachable
+        vtr = parse_vtr(fields.get("vtr"))
+        if vtr and acr_values:
+            raise InvalidRequestError(
+                "Send the level asked for as vtr or as acr_values, not both (RFC 8485 §5.1)."
+            )
         login_hint = text(fields, "login_hint")
         return AuthorizationRequest(
             client_id=client.client_id,
@@ -281,6 +285,7 @@ class RequestValidator:
             dpop_jkt=parse_dpop_jkt(text(fields, "dpop_jkt")),
             started_at=self._clock.now(),
             pushed=pushed,
+            vtr=vtr,
         )
 
     def _hint_subject(self, client: Client, hint: str | None) -> str | None:

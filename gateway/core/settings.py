@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.core.errors import ConfigurationError
+from trust_levels.errors import InvalidVectorError
+from trust_levels.models import Vector
 
 
 class Environment(StrEnum):
@@ -81,6 +83,16 @@ class Settings(BaseSettings):
     # GOVCONNECT_RESOURCE_SERVERS='{"https://api.dept.example": "cli_…"}'.
     resource_servers: dict[str, str] = Field(default_factory=dict)
 
+    # Levels of assurance (trust_levels, DESIGN.md §2). A credential level counts for this
+    # long after it was reached (GPG 44: the service decides how often a factor is proven
+    # again); a stronger level is asked for again sooner.
+    level_freshness_low_seconds: int = Field(default=43_200, ge=60)
+    level_freshness_medium_seconds: int = Field(default=14_400, ge=60)
+    level_freshness_high_seconds: int = Field(default=3_600, ge=60)
+    # The least vector of trust each service (a scope) demands, whoever the client, e.g.
+    # GOVCONNECT_SERVICE_LEVELS='{"council-tax": "Cl.Cm", "blue-badge": "Cl.Cm.P2"}'.
+    service_levels: dict[str, str] = Field(default_factory=dict)
+
     # Passwords: argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
     argon2_memory_kib: int = Field(default=19_456, ge=19_456)
     argon2_time_cost: int = Field(default=2, ge=2)
@@ -130,6 +142,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted proxy {network!r} is not an IP network") from exc
+        return value
+
+    @field_validator("service_levels")
+    @classmethod
+    def _valid_service_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, level in value.items():
+            try:
+                Vector.parse(level)
+            except InvalidVectorError as exc:
+                raise ValueError(f"service_levels[{service!r}]: {exc.detail}") from None
         return value
 
     @field_validator("issuer")

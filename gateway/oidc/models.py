@@ -39,6 +39,10 @@ class AuthorizationGrant:
     claims: dict[str, Any] | None
     dpop_jkt: str | None
     issued_at: datetime
+    # The vector of trust reached (``vot``, RFC 8485 §5.2) and the business the person acts
+    # for (its id, name, number and their role), when they chose one.
+    vot: str | None = None
+    org: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -21,6 +21,9 @@ class AuthMethod(StrEnum):
     RECOVERY_CODE = "rc"  # not in RFC 8176; a single-use code standing in for the app
     EMAIL_CODE = "email"  # not in RFC 8176; One Login style
     SMS = "sms"
+    # A passkey (WebAuthn with user verification): proof of possession of a key plus the
+    # device's own check of the person (RFC 8176 §2 ``pop`` and ``user``), one gesture.
+    PASSKEY = "pop"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from gateway.authorize.levels import TRUSTMARK_PATH
 from gateway.clients.models import Client
 from gateway.core.clock import Clock
 from gateway.core.ids import new_id
@@ -101,6 +102,8 @@ class TokenMinter:
             claims["amr"] = list(person.amr)
             if person.acr is not None:
                 claims["acr"] = person.acr
+            if person.org is not None:
+                claims["org"] = person.org
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}
         return self._keys.sign(claims, typ=ACCESS_TOKEN_TYPE)
@@ -130,6 +133,12 @@ class TokenMinter:
         }
         if record.acr is not None:
             claims["acr"] = record.acr
+        if record.vot is not None:
+            # RFC 8485 §5.2-5.3: the vector reached and where its trustmark is published.
+            claims["vot"] = record.vot
+            claims["vtm"] = self._issuer + TRUSTMARK_PATH
+        if record.org is not None:
+            claims["org"] = record.org
         if nonce is not None:
             claims["nonce"] = nonce
         return self._keys.sign(claims, alg=client.id_token_signed_response_alg.value, typ="JWT")

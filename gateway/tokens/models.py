@@ -61,6 +61,8 @@ class FamilyRecord:
     claims: dict[str, Any] | None
     dpop_jkt: str | None
     expires_at: datetime
+    vot: str | None = None
+    org: dict[str, Any] | None = None
 
     @classmethod
     def of(
@@ -78,6 +80,8 @@ class FamilyRecord:
             claims=grant.claims,
             dpop_jkt=dpop_jkt,
             expires_at=expires_at,
+            vot=grant.vot,
+            org=grant.org,
         )
 
     def dumps(self) -> str:

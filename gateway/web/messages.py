@@ -12,9 +12,21 @@ CATALOGUE = Path(__file__).with_name("messages.toml")
 
 @cache
 def _catalogue(language: str) -> dict[str, Any]:
+    """``messages.toml`` merged with each area's ``messages-<area>.toml`` beside it (so each
+    package's pages keep their sentences together); a group defined twice is an error."""
     path = CATALOGUE if language == "en" else CATALOGUE.with_suffix(f".{language}.toml")
     with path.open("rb") as handle:
-        return tomllib.load(handle)
+        merged = tomllib.load(handle)
+    if language != "en":
+        return merged
+    for area in sorted(CATALOGUE.parent.glob("messages-*.toml")):
+        with area.open("rb") as handle:
+            groups = tomllib.load(handle)
+        clash = merged.keys() & groups.keys()
+        if clash:
+            raise KeyError(f"{area.name} defines {sorted(clash)} again")
+        merged.update(groups)
+    return merged
 
 
 def message(key: str, language: str = "en", **values: object) -> str:

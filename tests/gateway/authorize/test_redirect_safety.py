@@ -108,10 +108,9 @@ async def test_a_repeated_redirect_uri_gets_a_page(
         ({"request_uri": "https://rp.example/request.jwt"}, "request_uri_not_supported"),
         ({"registration": "{}"}, "registration_not_supported"),
         ({"dpop_jkt": "not-a-thumbprint"}, "invalid_request"),
-        (
-            {"acr_values": "Cl.Cm.Ch", "claims": '{"id_token": {"acr": {"essential": true}}}'},
-            "unmet_authentication_requirements",
-        ),
+        ({"vtr": "Cl.Cm"}, "invalid_request"),
+        ({"vtr": '["Cl.Cm.P9"]'}, "invalid_request"),
+        ({"vtr": '["Cl.Cm"]', "acr_values": "Cl.Cm"}, "invalid_request"),
     ],
     ids=[
         "token",
@@ -133,7 +132,9 @@ async def test_a_repeated_redirect_uri_gets_a_page(
         "foreign-request-uri",
         "registration",
         "bad-dpop-jkt",
-        "unreachable-essential-acr",
+        "vtr-not-json",
+        "vtr-unknown-level",
+        "vtr-with-acr-values",
     ],
 )
 async def test_errors_after_the_redirect_uri_is_proven_go_back_with_state_and_iss(
