@@ -206,5 +206,19 @@ async def consent(request: Request, session: PageSession, runtime: RuntimeDep) -
     return follow(request, outcome)
 
 
+@router.post(f"{AUTHORIZE_PATH}/give-up")
+async def give_up(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """"Go back to the service" from a step the person cannot finish now (a passkey they do
+    not have, identity evidence they cannot give): the client gets
+    ``unmet_authentication_requirements``. CSRF-checked; public."""
+    form = await checked_form(request, session)
+    request_id = field(form, "request")
+    authorizer = runtime.authorization.authorizer
+    pending = await authorizer.pending(request_id)
+    if pending is None:
+        return expired(request, runtime, session)
+    return follow(request, await authorizer.give_up(pending, request_id))
+
+
 router.include_router(api_routes.router)
 router.include_router(account_routes.router)

@@ -30,15 +30,23 @@ from gateway.signing.services import KeyRing
 from gateway.tokens.access import AccessTokens
 from gateway.tokens.claims import account_claims, requested
 from gateway.tokens.dpop import DpopVerifier
+from gateway.tokens.exchange import Delegations, TokenExchange
 from gateway.tokens.grants import Grants
 from gateway.tokens.minting import TokenMinter, refresh_grant_id
-from gateway.tokens.models import OPENID, Endpoints, FamilyRecord, TokenResponse
+from gateway.tokens.models import (
+    OPENID,
+    Endpoints,
+    FamilyRecord,
+    TokenResponse,
+    VerifiedAccessToken,
+)
 from gateway.tokens.store import RefreshState, TokenStore, digest
 
 _SUPPORTED_GRANTS = {
     GrantType.AUTHORIZATION_CODE,
     GrantType.REFRESH_TOKEN,
     GrantType.CLIENT_CREDENTIALS,
+    GrantType.TOKEN_EXCHANGE,
 }
 _INACTIVE: dict[str, Any] = {"active": False}
 
@@ -54,6 +62,7 @@ class TokenService:
         subjects: PairwiseSubjects,
         accounts: AccountService,
         settings: Settings,
+        delegations: Delegations | None = None,
     ) -> None:
         self.endpoints = Endpoints(settings.issuer)
         self.dpop = DpopVerifier(store, clock)
@@ -80,6 +89,19 @@ class TokenService:
             resource_servers=self._resources,
         )
         self._access = AccessTokens(keys, store, self.dpop, clock, issuer=settings.issuer)
+        # RFC 8693 token exchange, where agent relationships are wired in (gateway.runtime).
+        self._exchange = (
+            None
+            if delegations is None
+            else TokenExchange(
+                self._minter,
+                self._access,
+                delegations,
+                clock,
+                issuer=settings.issuer,
+                max_depth=settings.max_delegation_depth,
+            )
+        )
 
     async def session_ended(self, account_id: str, sid: str, clients: frozenset[str]) -> None:
         """OpenID Connect Back-Channel Logout 1.0 §2.7: when the OP session ends, refresh
@@ -107,7 +129,8 @@ class TokenService:
         if grant is None:
             raise UnsupportedGrantTypeError(
                 f"The grant_type {grant_type[:100]!r} is not supported here; use "
-                "authorization_code, refresh_token or client_credentials."
+                "authorization_code, refresh_token, client_credentials or "
+                f"{GrantType.TOKEN_EXCHANGE.value}."
             )
         if grant not in client.grant_types:
             raise UnauthorizedClientError(
@@ -124,6 +147,10 @@ class TokenService:
             return await self._grants.authorization_code(client, form, resources, jkt)
         if grant is GrantType.REFRESH_TOKEN:
             return await self._grants.refresh_token(client, form, resources, jkt)
+        if grant is GrantType.TOKEN_EXCHANGE:
+            if self._exchange is None:
+                raise UnsupportedGrantTypeError("Token exchange is not set up on this gateway.")
+            return await self._exchange.exchange(client, form, resources, jkt)
         return self._grants.client_credentials(client, form, resources, jkt)
 
     async def revoke(self, client: Client, token: str, hint: str | None) -> None:
@@ -160,6 +187,20 @@ class TokenService:
             if answer is not None:
                 return answer
         return dict(_INACTIVE)
+
+    async def at_resource(
+        self, token: str, *, scheme: str, proof: str | None, method: str, url: str
+    ) -> VerifiedAccessToken:
+        """A token presented to one of the gateway's own APIs at ``url`` (RFC 6750 §2.1,
+        RFC 9449 §7.1): audience the issuer, sender constraint checked."""
+        return await self._access.present(
+            token,
+            scheme=scheme,
+            proof=proof,
+            method=method,
+            url=url,
+            audience=self.endpoints.issuer,
+        )
 
     async def userinfo(
         self, token: str, *, scheme: str, proof: str | None, method: str

@@ -173,6 +173,8 @@ async def issue_code(
     dpop_jkt: str | None = None,
     issued_at: datetime | None = None,
     claims: dict[str, Any] | None = None,
+    acr: str = "Cl.Cm",
+    org: dict[str, Any] | None = None,
 ) -> IssuedCode:
     """An authorization code for ``account`` at ``kit``'s client, as /authorize stores one."""
     verifier, challenge = pkce_pair()
@@ -186,12 +188,14 @@ async def issue_code(
         sid="sid-" + secrets.token_urlsafe(8),
         auth_time=now,
         amr=("pwd", "otp"),
-        acr="Cl.Cm",
+        acr=acr,
         nonce=nonce,
         code_challenge=challenge,
         claims=claims,
         dpop_jkt=dpop_jkt,
         issued_at=issued_at or now,
+        vot=acr,
+        org=org,
     )
     code = secrets.token_urlsafe(32)
     await runtime.codes.put(code, grant, 60)
