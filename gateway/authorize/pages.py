@@ -4,6 +4,7 @@ into redirects or pages."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -11,8 +12,15 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from gateway.authorize.errors import RequestRefused
-from gateway.authorize.models import AUTHORIZE_PATH, Interact, Outcome, Respond
+from gateway.authorize.models import (
+    AUTHORIZE_PATH,
+    AuthorizationRequest,
+    Interact,
+    Outcome,
+    Respond,
+)
 from gateway.authorize.validation import Params
+from gateway.clients.models import Client
 from gateway.oidc.errors import InvalidRequestError
 from gateway.runtime import Runtime
 from gateway.sessions.models import Session
@@ -68,6 +76,39 @@ def expired(request: Request, runtime: Runtime, session: Session | None) -> Resp
         "The sign-in request is unknown, already answered or older than 30 minutes."
     )
     return refused(request, runtime, session, RequestRefused(gone, page="expired"))
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A held request, its id and its (still enabled) client: what a step page works on."""
+
+    request: AuthorizationRequest
+    request_id: str
+    client: Client
+
+
+async def held(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    request_id: str,
+    *,
+    signed_in: bool = True,
+) -> Held | Response:
+    """The held request a step page (``/authorize/<step>?request=…``) is for, or what to show
+    instead: the expired page when it is gone, back to ``resume`` when the step needs a
+    signed-in person and there is none, the refused page when its client was switched off."""
+    authorizer = runtime.authorization.authorizer
+    pending = await authorizer.pending(request_id)
+    if pending is None:
+        return expired(request, runtime, session)
+    if signed_in and not session.signed_in:
+        return redirect(request, resume_path(request_id))
+    try:
+        client = await authorizer.client(pending)
+    except RequestRefused as exc:
+        return refused(request, runtime, session, exc)
+    return Held(pending, request_id, client)
 
 
 def scope_descriptions(scopes: Iterable[str]) -> list[str]:

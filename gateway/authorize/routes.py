@@ -21,6 +21,7 @@ from gateway.authorize.pages import (
     RequestId,
     expired,
     follow,
+    held,
     multi,
     refused,
     resume_path,
@@ -94,22 +95,17 @@ async def sign_in(
 ) -> Response:
     """The sign-in page for a client's request: the usual form (it posts to ``/sign-in``,
     which comes back to ``resume``), with ``login_hint`` filled in. Public."""
-    authorizer = runtime.authorization.authorizer
-    pending = await authorizer.pending(request_id)
-    if pending is None:
-        return expired(request, runtime, session)
-    try:
-        client = await authorizer.client(pending)
-    except RequestRefused as exc:
-        return refused(request, runtime, session, exc)
+    step = await held(request, runtime, session, request_id, signed_in=False)
+    if isinstance(step, Response):
+        return step
     return render(
         request,
         "authorize_sign_in.html",
         session,
         title="Sign in",
         next=resume_path(request_id),
-        email=pending.login_hint or "",
-        client_name=client.client_name,
+        email=step.request.login_hint or "",
+        client_name=step.client.client_name,
         again=session.signed_in,
     )
 
@@ -118,22 +114,14 @@ async def sign_in(
 async def step_up(
     request: Request, session: PageSession, runtime: RuntimeDep, request_id: RequestId = ""
 ) -> Response:
-    """A second step for a signed-in person whose sign-in is below the level asked.
-
-    Minimal by design (the levels work owns step-up): it starts the existing second-step
-    pages (``/sign-in/code``) for the signed-in account with ``next`` set to ``resume``:
-    the authenticator app if the account has one, else an emailed code. Public.
-    """
-    authorizer = runtime.authorization.authorizer
-    pending = await authorizer.pending(request_id)
-    if pending is None:
-        return expired(request, runtime, session)
-    if session.account_id is None:
-        return redirect(request, resume_path(request_id))
-    try:
-        client = await authorizer.client(pending)
-    except RequestRefused as exc:
-        return refused(request, runtime, session, exc)
+    """A second factor for a signed-in person whose sign-in is below ``Cl.Cm`` (or whose
+    ``Cl.Cm`` is no longer fresh): the second-step pages of sign-in (``/sign-in/code``) for
+    the signed-in account with ``next`` set to ``resume`` — the authenticator app if the
+    account has one, else an emailed code. Public."""
+    step = await held(request, runtime, session, request_id)
+    if isinstance(step, Response):
+        return step
+    assert session.account_id is not None
     account = await runtime.accounts.get(session.account_id)
     # NOTE: the pending state the second-step pages of gateway.sessions.routes read; they
     # give the same code checks and attempt limits as at sign-in.
@@ -151,7 +139,7 @@ async def step_up(
         "confirm.html",
         session,
         title=message("authorize.step_up_title"),
-        paragraphs=[message("authorize.step_up_body", client=client.client_name)],
+        paragraphs=[message("authorize.step_up_body", client=step.client.client_name)],
         action="/sign-in/email-code",
         button=message("authorize.step_up_button"),
     )
@@ -162,23 +150,16 @@ async def consent_page(
     request: Request, session: PageSession, runtime: RuntimeDep, request_id: RequestId = ""
 ) -> Response:
     """OIDC Core §3.1.2.4: what the client asks to see, in plain words. Public."""
-    authorizer = runtime.authorization.authorizer
-    pending = await authorizer.pending(request_id)
-    if pending is None:
-        return expired(request, runtime, session)
-    if not session.signed_in:
-        return redirect(request, resume_path(request_id))
-    try:
-        client = await authorizer.client(pending)
-    except RequestRefused as exc:
-        return refused(request, runtime, session, exc)
+    step = await held(request, runtime, session, request_id)
+    if isinstance(step, Response):
+        return step
     return render(
         request,
         "authorize_consent.html",
         session,
-        title=message("authorize.consent_title", client=client.client_name),
-        client_name=client.client_name,
-        scopes=scope_descriptions(pending.scope),
+        title=message("authorize.consent_title", client=step.client.client_name),
+        client_name=step.client.client_name,
+        scopes=scope_descriptions(step.request.scope),
         request_id=request_id,
     )
 
@@ -208,7 +189,7 @@ async def consent(request: Request, session: PageSession, runtime: RuntimeDep) -
 
 @router.post(f"{AUTHORIZE_PATH}/give-up")
 async def give_up(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
-    """"Go back to the service" from a step the person cannot finish now (a passkey they do
+    """ "Go back to the service" from a step the person cannot finish now (a passkey they do
     not have, identity evidence they cannot give): the client gets
     ``unmet_authentication_requirements``. CSRF-checked; public."""
     form = await checked_form(request, session)
