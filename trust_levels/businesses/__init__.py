@@ -1,0 +1,1 @@
+"""Business accounts: members with roles, invitations, service enrolments (DESIGN.md §2)."""
