@@ -1,0 +1,64 @@
+"""Who calls the submissions API: the access token of a back-office system or of a council
+website acting for a citizen.
+
+A token is presented with ``Bearer`` (RFC 6750 §2.1) or ``DPoP`` (RFC 9449 §7.1) and must be
+one the gateway issued for itself (RFC 9068 §4), checked by
+:meth:`gateway.tokens.services.TokenService.at_resource`. A client credentials token
+(RFC 6749 §4.4: no person behind it) speaks for the client's organisation; a person's token
+speaks for the website's organisation on that person's behalf.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.clients.errors import ClientError
+from gateway.core.deps import RuntimeDep
+from gateway.delivery.errors import SenderNotAllowedError
+from gateway.delivery.models import Sender
+from gateway.oidc.errors import InvalidTokenError
+from gateway.tokens.resource import presented_token, token_assurance
+
+
+async def authenticate_sender(request: Request, runtime: RuntimeDep) -> Sender:
+    """A back-office client (client credentials) or a website for a signed-in citizen."""
+    verified = await presented_token(
+        request,
+        runtime,
+        missing="Send an access token in the Authorization header (Bearer or DPoP): a client "
+        "credentials token for a back-office system, or the citizen's access token.",
+    )
+    client_id = str(verified.claims.get("client_id", ""))
+    try:
+        client = await runtime.clients.get_enabled(client_id)
+    except ClientError:
+        raise SenderNotAllowedError(
+            f"Client {client_id} is not enabled; it cannot send or receive submissions."
+        ) from None
+    if verified.record is None:
+        return Sender(client.client_id, client.organisation_id)
+    return Sender(
+        client.client_id,
+        client.organisation_id,
+        account_id=verified.record.account_id,
+        claims=dict(verified.claims),
+        assurance=token_assurance(verified.claims, runtime.levels.freshness, runtime.clock.now()),
+    )
+
+
+async def authenticate_organisation(request: Request, runtime: RuntimeDep) -> Sender:
+    """A back-office client of an organisation (client credentials token) only: recipients
+    fetch, acknowledge and answer as their organisation, never as a person."""
+    caller = await authenticate_sender(request, runtime)
+    if caller.for_citizen:
+        raise InvalidTokenError(
+            "Receiving submissions is for back-office systems: use a client credentials "
+            "token, not a person's access token."
+        )
+    return caller
+
+
+SenderDep = Annotated[Sender, Depends(authenticate_sender)]
+OrganisationDep = Annotated[Sender, Depends(authenticate_organisation)]

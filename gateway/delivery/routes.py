@@ -1,0 +1,178 @@
+"""The delivery engine over HTTP: the admin API of services, routing rules and recipients, and
+the submissions API of senders and recipients.
+
+Authentication: every ``/admin/v1`` route here needs an admin token
+(:data:`~gateway.admin.routes.AdminDep`). ``POST /api/v1/submissions`` and
+``GET /api/v1/submissions/{id}`` take a client credentials token or a citizen's access token
+(:data:`~gateway.delivery.auth.SenderDep`); the recipient's routes (inbox, envelope,
+acknowledgement, response) take a client credentials token of the recipient organisation's
+client (:data:`~gateway.delivery.auth.OrganisationDep`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from gateway.admin.routes import AdminDep
+from gateway.core.deps import RuntimeDep
+from gateway.core.problems import problem
+from gateway.delivery.auth import OrganisationDep, SenderDep
+from gateway.delivery.errors import SubmissionTooLargeError
+from gateway.delivery.models import (
+    AcknowledgementBody,
+    BusinessResponse,
+    NewRecipientSettings,
+    NewRoute,
+    NewService,
+    SubmissionRequest,
+)
+
+admin = APIRouter(prefix="/admin/v1", tags=["delivery admin"])
+api = APIRouter(prefix="/api/v1", tags=["submissions"])
+
+
+@admin.post("/services", status_code=201, summary="Register a service version (admin token)")
+async def add_service(body: NewService, actor: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await runtime.delivery.registry.add_service(body, actor)).to_json()
+
+
+@admin.get("/services", summary="List services (admin token)")
+async def list_services(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return {"services": [s.to_json() for s in await runtime.delivery.registry.services()]}
+
+
+@admin.get("/services/{name}/{version}", summary="Show one service version (admin token)")
+async def show_service(name: str, version: str, _: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await runtime.delivery.registry.service(name, version)).to_json()
+
+
+@admin.post("/routes", status_code=201, summary="Add a routing rule (admin token)")
+async def add_route(body: NewRoute, actor: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await runtime.delivery.registry.add_route(body, actor)).to_json()
+
+
+@admin.get("/routes", summary="List routing rules (admin token)")
+async def list_routes(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return {"routes": [r.to_json() for r in await runtime.delivery.registry.routes()]}
+
+
+@admin.delete("/routes/{rule_id}", summary="Remove a routing rule (admin token)")
+async def remove_route(rule_id: str, actor: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await runtime.delivery.registry.remove_route(rule_id, actor)).to_json()
+
+
+@admin.put(
+    "/recipients/{org_id}",
+    summary="Set how an organisation receives submissions (admin token); the first push "
+    "set-up returns its webhook secret once",
+)
+async def set_recipient(
+    org_id: str, body: NewRecipientSettings, actor: AdminDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    return (await runtime.delivery.registry.set_recipient(org_id, body, actor)).to_json()
+
+
+@admin.get("/recipients/{org_id}", summary="Show an organisation's delivery settings (admin)")
+async def show_recipient(org_id: str, _: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    settings = await runtime.delivery.registry.recipient(org_id)
+    return {"recipient": None if settings is None else settings.public_json()}
+
+
+@admin.post(
+    "/recipients/{org_id}/rotate-secret",
+    summary="Issue a new webhook secret; the old one signs beside it for a day (admin token)",
+)
+async def rotate_secret(org_id: str, actor: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    return (await runtime.delivery.registry.rotate_secret(org_id, actor)).to_json()
+
+
+@admin.get("/deliveries/dead-letters", summary="Pushes given up on, newest first (admin)")
+async def dead_letters(
+    _: AdminDep, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    return {"dead_letters": await runtime.delivery.queue.dead_letters(limit)}
+
+
+@api.post(
+    "/submissions",
+    status_code=202,
+    summary="Submit a form or transaction (client credentials or a citizen's access token)",
+)
+async def submit(
+    body: SubmissionRequest,
+    sender: SenderDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Accepted (202) once stored and queued, with the signed receipt; a retry under the same
+    Idempotency-Key returns the same receipt (``Idempotent-Replayed: true``)."""
+    try:
+        receipt = await runtime.delivery.submissions.submit(sender, body, idempotency_key)
+    except SubmissionTooLargeError as exc:
+        # RFC 9110 §15.5.14: 413 Content Too Large, as the whole-request limit answers.
+        return problem(413, exc.slug, exc.title, exc.detail, **exc.extensions)
+    headers = {"Location": f"/api/v1/submissions/{receipt.submission.id}"}
+    if receipt.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(receipt.to_json(), status_code=202, headers=headers)
+
+
+@api.get(
+    "/submissions/{submission_id}",
+    summary="A submission's state, proofs and timeline (its sender or recipient)",
+)
+async def show_submission(
+    submission_id: str, caller: SenderDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    return await runtime.delivery.submissions.view(caller.organisation_id, submission_id)
+
+
+@api.get("/inbox", summary="Submissions waiting for acknowledgement (recipient, client token)")
+async def inbox(
+    caller: OrganisationDep,
+    runtime: RuntimeDep,
+    after: Annotated[str, Query(max_length=48)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    return await runtime.delivery.submissions.inbox(caller, after, limit)
+
+
+@api.get(
+    "/submissions/{submission_id}/envelope",
+    summary="Fetch the signed envelope (recipient, client token)",
+)
+async def envelope(
+    submission_id: str, caller: OrganisationDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    return await runtime.delivery.submissions.fetch(caller, submission_id)
+
+
+@api.post(
+    "/submissions/{submission_id}/acknowledgement",
+    summary="Acknowledge receipt with a JWS signed by your client's key (recipient)",
+)
+async def acknowledge(
+    submission_id: str, body: AcknowledgementBody, caller: OrganisationDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    submission = await runtime.delivery.submissions.acknowledge(
+        caller, submission_id, body.acknowledgement
+    )
+    return {"id": submission.id, "state": submission.state.value}
+
+
+@api.post(
+    "/submissions/{submission_id}/response",
+    summary="Answer a submission: accepted with a case reference or rejected (recipient)",
+)
+async def respond(
+    submission_id: str, body: BusinessResponse, caller: OrganisationDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    return await runtime.delivery.submissions.respond(caller, submission_id, body)
+
+
+router = APIRouter()
+router.include_router(admin)
+router.include_router(api)
