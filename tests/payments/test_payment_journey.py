@@ -1,0 +1,128 @@
+"""The paying user's journey in Chromium with every sandbox test card, each page checked with
+axe-core; afterwards neither the Redis data (keys and the append-only file) nor the logs hold
+any full test card number."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from playwright.sync_api import Page, expect
+
+from tests.payments.support import TEST_CARDS, Keyed, page_path, payment_body
+from tests.support.browser import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+OUTCOMES = {
+    "4444333322221111": ("success", None),
+    "4242424242424242": ("success", None),
+    "4000000000000002": ("failed", "P0010"),
+    "4000000000000069": ("failed", "P0010"),
+    "4000000000000127": ("failed", "P0010"),
+    "4000000000000119": ("error", "P0050"),
+}
+
+
+def _create(gateway_url: str, keyed: Keyed, reference: str) -> dict[str, object]:
+    body = payment_body(reference=reference, return_url=f"{gateway_url}/healthz?ref={reference}")
+    response = httpx.post(f"{gateway_url}/v1/payments", json=body, headers=keyed.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, object] = response.json()
+    return created
+
+
+def _enter_card(page: Page, number: str, check: bool) -> None:
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Month").fill("12")
+    page.get_by_label("Year").fill("2035")
+    page.get_by_label("Name on card").fill("Jo Bloggs")
+    page.get_by_label("Card security code").fill("123")
+    if check:
+        assert_accessible(page, "enter card details, filled in")
+    page.get_by_role("button", name="Continue").click()
+
+
+def _dump(client: redis.Redis) -> str:
+    """Every value in the store, whatever its type (SCAN: tests only)."""
+    parts: list[str] = []
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        if kind == "string":
+            parts.append(str(client.get(key)))
+        elif kind == "hash":
+            parts.append(str(client.hgetall(key)))
+        elif kind == "list":
+            parts.append(str(client.lrange(key, 0, -1)))
+        elif kind == "set":
+            parts.append(str(client.smembers(key)))
+        elif kind == "zset":
+            parts.append(str(client.zrange(key, 0, -1)))
+        elif kind == "stream":
+            parts.append(str(client.xrange(key)))
+        parts.append(str(key))
+    return "\n".join(parts)
+
+
+def _append_only_files(client: redis.Redis) -> list[Path]:
+    folder = Path(str(client.config_get("dir")["dir"]))
+    return [p for p in folder.rglob("*.aof*") if p.is_file()] if folder.is_dir() else []
+
+
+def test_every_test_card_in_chromium_and_no_card_number_is_kept_or_logged(
+    page: Page,
+    gateway_url: str,
+    keyed: Keyed,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for index, number in enumerate(TEST_CARDS):
+        reference = f"ref-{secrets.token_hex(4)}"
+        created = _create(gateway_url, keyed, reference)
+        links = created["_links"]
+        assert isinstance(links, dict)
+        page.goto(gateway_url + page_path(links["next_url"]["href"]))
+        expect(page.get_by_role("heading", name="Enter card details")).to_be_visible()
+        if index == 0:
+            assert_accessible(page, "enter card details")
+            page.get_by_role("button", name="Continue").click()
+            expect(page.get_by_text("Enter your card number").first).to_be_visible()
+            assert_accessible(page, "enter card details, with errors")
+        _enter_card(page, number, check=index == 0)
+        status, code = OUTCOMES[number]
+        if status == "success":
+            expect(page.get_by_role("heading", name="Confirm your payment")).to_be_visible()
+            expect(page.get_by_text(f"Card ending {number[-4:]}")).to_be_visible()
+            if index == 0:
+                assert_accessible(page, "confirm your payment")
+            page.get_by_role("button", name="Confirm payment").click()
+            expect(page).to_have_url(re.compile(rf"/healthz\?ref={reference}$"))
+        else:
+            expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("payment"))
+            assert_accessible(page, f"payment ended: {code}")
+            page.get_by_role("button", name=re.compile("Go back|Continue")).click()
+            expect(page).to_have_url(re.compile(rf"/healthz\?ref={reference}$"))
+        got = httpx.get(
+            f"{gateway_url}/v1/payments/{created['payment_id']}", headers=keyed.headers
+        ).json()
+        assert got["state"]["status"] == status and got["state"].get("code") == code
+        assert got["card_details"]["last_digits_card_number"] == number[-4:]
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        stored = _dump(client)
+        append_only = [p.read_bytes() for p in _append_only_files(client)]
+    finally:
+        client.close()
+    if redis_url.startswith("unix://"):  # the embedded server: its files are here to read
+        assert append_only, "the embedded store's append-only file was not found"
+    for number in TEST_CARDS:
+        assert number not in stored, "a full card number is in Redis"
+        assert all(number.encode() not in blob for blob in append_only), "… in the AOF"
+        assert number not in caplog.text, "a full card number was logged"
