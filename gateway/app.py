@@ -23,20 +23,27 @@ from gateway.authorize import routes as authorize_routes
 from gateway.clients import routes as client_routes
 from gateway.core import problems
 from gateway.core.clock import Clock
-from gateway.core.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from gateway.core.observability import ObservabilityMiddleware, configure_logging
+from gateway.core.http import EdgeMiddleware
+from gateway.core.observability import configure_logging
 from gateway.core.queue import running
 from gateway.core.settings import Settings
+from gateway.delivery import routes as delivery_routes
+from gateway.delivery import worker as delivery_worker
 from gateway.health import routes as health_routes
 from gateway.logout import routes as logout_routes
 from gateway.logout import worker as logout_worker
 from gateway.oidc import responses as oauth_responses
 from gateway.organisations import routes as organisation_routes
+from gateway.passkeys import routes as passkey_routes
 from gateway.runtime import open_runtime
 from gateway.sessions import routes as session_routes
 from gateway.signing import routes as signing_routes
 from gateway.tokens import routes as token_routes
 from gateway.web import routes as web_routes
+from payments import routes as payment_routes
+from trust_levels.agents import routes as agent_routes
+from trust_levels.businesses import routes as business_routes
+from trust_levels.proofing import routes as proofing_routes
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             open_runtime(settings, clock) as runtime,
             running(runtime.notification_worker()),
             running(logout_worker.backchannel_worker(runtime)),
+            running(delivery_worker.delivery_worker(runtime)),
         ):
             app.state.runtime = runtime
             yield
@@ -61,6 +69,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
         docs_url="/docs" if not settings.is_production else None,
         redoc_url=None,
+        # The gateway reports through its own access log and Prometheus metrics; FastAPI's
+        # OpenTelemetry hooks would otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     problems.install(app)
     oauth_responses.install(app)
@@ -75,17 +86,28 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         client_routes,
         session_routes,
         account_routes,
+        passkey_routes,
         logout_routes,
+        delivery_routes,
+        business_routes,
+        agent_routes,
+        proofing_routes,
+        payment_routes,
     ):
         app.include_router(module.router)
     if not settings.is_production:
         app.include_router(web_routes.router)
+        app.include_router(proofing_routes.dev_router)
     web_routes.install(app)
     https_issuer = urlsplit(settings.issuer).scheme == "https"
-    # Outermost first in the list below is innermost in the stack: Starlette wraps in reverse.
-    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_request_bytes)
-    app.add_middleware(SecurityHeadersMiddleware, https_issuer=https_issuer)
-    app.add_middleware(ObservabilityMiddleware)
+    # Request ids, body limit, security headers, access log and metrics are one layer, which
+    # also serves POST /token without FastAPI's routing (docs/performance.md).
+    app.add_middleware(
+        EdgeMiddleware,
+        https_issuer=https_issuer,
+        limit=settings.max_request_bytes,
+        direct=token_routes.DIRECT,
+    )
     if settings.trusted_proxies:
         # NOTE: X-Forwarded-For is believed only from these addresses; from anyone else the
         # peer address is the client address, so a spoofed header changes nothing.

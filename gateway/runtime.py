@@ -17,7 +17,8 @@ from gateway.accounts.services import AccountService
 from gateway.accounts.store import AccountStore
 from gateway.admin.services import AdminService
 from gateway.admin.store import AdminStore
-from gateway.authorize.levels import LevelService, NoEvidence, freshness_of
+from gateway.authorize.affiliations import BusinessAffiliations
+from gateway.authorize.levels import LevelService, freshness_of
 from gateway.authorize.services import AuthorizationServices, build_authorization
 from gateway.clients.services import ClientService
 from gateway.clients.store import ClientStore
@@ -32,6 +33,7 @@ from gateway.core.redis import (
 )
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.core.settings import Settings
+from gateway.delivery.services import Delivery, build_delivery
 from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
 from gateway.logout.services import BackchannelNotifier, LogoutService
@@ -44,6 +46,7 @@ from gateway.oidc.store import CodeStore
 from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
 from gateway.organisations.services import OrganisationService
 from gateway.organisations.store import OrganisationStore
+from gateway.passkeys.services import PasskeyService, build_passkeys
 from gateway.sessions.services import SessionService
 from gateway.sessions.store import SessionStore
 from gateway.signing.services import KeyRing
@@ -54,6 +57,11 @@ from gateway.tokens.client_auth import ClientAuthenticator, ClientKeys
 from gateway.tokens.models import TOKEN_PATH
 from gateway.tokens.services import TokenService
 from gateway.tokens.store import TokenStore
+from payments.services import Payments, build_payments
+from trust_levels.agents.services import AgentService, build_agents
+from trust_levels.businesses.services import BusinessService
+from trust_levels.businesses.store import BusinessStore
+from trust_levels.proofing.services import Proofing, build_proofing
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,12 @@ class Runtime:
     logout: LogoutService
     authorization: AuthorizationServices
     levels: LevelService
+    businesses: BusinessService
+    agents: AgentService
+    proofing: Proofing
+    passkeys: PasskeyService
+    delivery: Delivery
+    payments: Payments
 
     def notification_worker(self) -> NotificationWorker | None:
         """A worker delivering the queued notifications under a consumer name of its own;
@@ -158,6 +172,18 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
     )
     codes = CodeStore(redis)
     client_keys = ClientKeys()
+    businesses = BusinessService(
+        BusinessStore(redis), clock, evidence, accounts, notifier, issuer=settings.issuer
+    )
+    agents = build_agents(
+        settings,
+        redis,
+        clock,
+        evidence,
+        businesses=businesses,
+        notifier=notifier,
+        subjects=subjects,
+    )
     tokens = TokenService(
         TokenStore(redis),
         clock,
@@ -166,6 +192,7 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         subjects=subjects,
         accounts=accounts,
         settings=settings,
+        delegations=agents,
     )
     sessions = SessionService(
         SessionStore(redis),
@@ -177,13 +204,16 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             tokens,
         ),
     )
+    proofing = build_proofing(
+        settings, redis, clock, evidence, accounts=accounts, organisations=organisations
+    )
     levels = LevelService(
         freshness_of(
             settings.level_freshness_low_seconds,
             settings.level_freshness_medium_seconds,
             settings.level_freshness_high_seconds,
         ),
-        NoEvidence(),
+        proofing.evidence,
         clock,
         service_levels=settings.service_levels,
     )
@@ -232,8 +262,25 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             client_keys=client_keys,
             client_auth=client_auth,
             levels=levels,
+            affiliations=BusinessAffiliations(businesses),
         ),
         levels=levels,
+        proofing=proofing,
+        businesses=businesses,
+        agents=agents,
+        passkeys=build_passkeys(settings, redis, clock, evidence, accounts),
+        delivery=build_delivery(
+            settings,
+            redis,
+            clock,
+            evidence,
+            keys=keys,
+            organisations=organisations,
+            clients=clients,
+            subjects=subjects,
+            client_keys=client_keys,
+        ),
+        payments=build_payments(settings, redis, clock, evidence, organisations),
     )
 
 

@@ -33,6 +33,7 @@ from gateway.web.pages import (
     safe_next,
     secret_field,
 )
+from trust_levels.table import credential_level
 
 router = APIRouter(include_in_schema=False)
 VERIFIED = "/account?done=verified"
@@ -307,6 +308,7 @@ _METHOD_NAMES = {
     AuthMethod.RECOVERY_CODE: "recovery code",
     AuthMethod.EMAIL_CODE: "emailed code",
     AuthMethod.SMS: "text message code",
+    AuthMethod.PASSKEY: "passkey",
 }
 
 
@@ -324,6 +326,7 @@ async def account_page(
         await runtime.accounts.remaining_recovery_codes(account.id) if account.totp_enabled else 0
     )
     methods = " and ".join(sorted(_METHOD_NAMES[m] for m in session.methods()))
+    standing = await runtime.levels.assurance(session)
     return render(
         request,
         "account.html",
@@ -332,6 +335,7 @@ async def account_page(
         account=account,
         recovery_left=recovery_left,
         methods=methods,
+        level=standing.credential and credential_level(standing.credential),
         banner=_banner(done, {"password-changed", "authenticator-ready", "verified"}),
     )
 
@@ -567,6 +571,7 @@ async def delete_account(
             errors={"password": error},
         )
     await runtime.authorization.consents.forget(session.account_id)
+    await runtime.passkeys.forget(session.account_id)
     await runtime.sessions.end_all(session.account_id)
     request.state.clear_session = True
     return render(

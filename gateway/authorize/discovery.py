@@ -14,7 +14,7 @@ from gateway.authorize.levels import ACR_VALUES_SUPPORTED
 from gateway.authorize.models import AUTHORIZE_PATH, BUSINESS_SCOPE, PAR_PATH
 from gateway.authorize.parameters import PROMPTS
 from gateway.authorize.request_objects import REQUEST_OBJECT_ALGORITHMS
-from gateway.clients.models import AuthMethod, IdTokenAlg
+from gateway.clients.models import AuthMethod, GrantType, IdTokenAlg
 from gateway.core.settings import Settings
 from gateway.oidc.models import SCOPE_CLAIMS
 from gateway.tokens.dpop import DPOP_ALGORITHMS
@@ -54,7 +54,12 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "scopes_supported": ["openid", *SCOPE_CLAIMS, BUSINESS_SCOPE, *SERVICE_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            GrantType.TOKEN_EXCHANGE.value,  # RFC 8693, for agents acting for clients
+        ],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": [alg.value for alg in IdTokenAlg],
         "token_endpoint_auth_methods_supported": methods,

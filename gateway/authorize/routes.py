@@ -28,6 +28,7 @@ from gateway.authorize.pages import (
     scope_descriptions,
 )
 from gateway.core.deps import RuntimeDep
+from gateway.sessions.routes import start_second_step
 from gateway.web.messages import message
 from gateway.web.pages import (
     MAX_FORM_FIELDS,
@@ -123,15 +124,7 @@ async def step_up(
         return step
     assert session.account_id is not None
     account = await runtime.accounts.get(session.account_id)
-    # NOTE: the pending state the second-step pages of gateway.sessions.routes read; they
-    # give the same code checks and attempt limits as at sign-in.
-    second_step = {
-        "second_step": account.id,
-        "at": runtime.clock.now().isoformat(),
-        "next": resume_path(request_id),
-        "tries": 0,
-    }
-    session = await runtime.sessions.set_pending(session, second_step)
+    session = await start_second_step(runtime, session, account.id, resume_path(request_id))
     if account.totp_enabled:
         return redirect(request, "/sign-in/code")
     return render(

@@ -183,6 +183,13 @@ class Authorizer:
                 request_id, replace(pending, acting_for=acting_for), PENDING_SECONDS
             )
 
+    async def shortfall(
+        self, request: AuthorizationRequest, session: Session, client: Client
+    ) -> Shortfall | None:
+        """What this session still lacks for the request (its floors and the level asked),
+        so a step page can say what is needed; ``None`` when nothing is."""
+        return self._policy(request, client).unmet(await self._assurance(request, session))
+
     async def give_up(self, request: AuthorizationRequest, request_id: str) -> Respond:
         """The person cannot reach the level asked (no passkey, no evidence to hand) and goes
         back to the service: OpenID Connect Core Error Code unmet_authentication_requirements."""
@@ -223,7 +230,7 @@ class Authorizer:
         choosing = BUSINESS_SCOPE in request.scope and request.acting_for is None
         if choosing and await self.affiliations.of(session.account_id):
             return Interaction.BUSINESS
-        shortfall = self._policy(request, client).unmet(await self._assurance(request, session))
+        shortfall = await self.shortfall(request, session, client)
         if shortfall is not None:
             return _step_for(shortfall)
         if consented:
@@ -370,6 +377,7 @@ def build_authorization(
     client_keys: ClientKeys,
     client_auth: ClientAuthenticator,
     levels: LevelService,
+    affiliations: Affiliations | None = None,
 ) -> AuthorizationServices:
     issuer = settings.issuer
     store = RequestStore(redis)
@@ -385,7 +393,16 @@ def build_authorization(
     return AuthorizationServices(
         validator=validator,
         authorizer=Authorizer(
-            store, consents, codes, subjects, sessions, clients, clock, levels, issuer=issuer
+            store,
+            consents,
+            codes,
+            subjects,
+            sessions,
+            clients,
+            clock,
+            levels,
+            issuer=issuer,
+            affiliations=affiliations,
         ),
         pushed=PushedRequests(client_auth, validator, store, endpoint=issuer + PAR_PATH),
         consents=consents,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import accounts, admin, audit, clients, keys, orgs, serve, setup, worker
+from gateway.cli import accounts, admin, audit, clients, keys, officers, orgs, serve, setup, worker
+from gateway.cli import delivery as delivery_cli
+from gateway.cli import payments as payments_cli
 
 app = typer.Typer(
     name="govconnect",
@@ -27,6 +29,9 @@ app.add_typer(keys.app, name="keys", help="The gateway's signing keys.")
 app.add_typer(accounts.app, name="accounts", help="People's accounts (operators and test set-ups).")
 app.add_typer(admin.app, name="admin", help="Admin API tokens.")
 app.add_typer(audit.app, name="audit", help="The hash-chained evidence log.")
+app.add_typer(payments_cli.app, name="payments", help="Payment API keys (GOV.UK Pay compatible).")
+delivery_cli.register(app)
+app.add_typer(officers.app, name="officers", help="Identity officers (identity proofing).")
 
 
 def main() -> None:

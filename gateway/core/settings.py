@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.core.errors import ConfigurationError
@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     # The least vector of trust each service (a scope) demands, whoever the client, e.g.
     # GOVCONNECT_SERVICE_LEVELS='{"council-tax": "Cl.Cm", "blue-badge": "Cl.Cm.P2"}'.
     service_levels: dict[str, str] = Field(default_factory=dict)
+    # Agents acting for clients (trust_levels.agents): each service a client can give an agent
+    # organisation authority in, with the level the client must be signed in at to give it;
+    # how long an invitation waits for an answer; how many wrong known-fact answers it takes;
+    # how many actors an exchanged token may chain (RFC 8693 §4.1 nested ``act``).
+    agent_services: dict[str, str] = Field(default_factory=lambda: {"self-assessment": "Cl.Cm"})
+    agent_invitation_days: int = Field(default=21, ge=1, le=90)
+    agent_known_fact_attempts: int = Field(default=5, ge=1, le=20)
+    max_delegation_depth: int = Field(default=1, ge=1, le=5)
 
     # Passwords: argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
     argon2_memory_kib: int = Field(default=19_456, ge=19_456)
@@ -144,14 +152,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"trusted proxy {network!r} is not an IP network") from exc
         return value
 
-    @field_validator("service_levels")
+    @field_validator("service_levels", "agent_services")
     @classmethod
-    def _valid_service_levels(cls, value: dict[str, str]) -> dict[str, str]:
+    def _valid_service_levels(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         for service, level in value.items():
             try:
                 Vector.parse(level)
             except InvalidVectorError as exc:
-                raise ValueError(f"service_levels[{service!r}]: {exc.detail}") from None
+                raise ValueError(f"{info.field_name}[{service!r}]: {exc.detail}") from None
         return value
 
     @field_validator("issuer")

@@ -135,17 +135,27 @@ async def sign_in(request: Request, session: PageSession, runtime: RuntimeDep) -
         )
         return redirect(request, "/create-account/check-email")
     if account.totp_enabled:
-        pending = {
-            "second_step": account.id,
-            "at": runtime.clock.now().isoformat(),
-            "next": next_path,
-            "tries": 0,
-        }
-        await runtime.sessions.set_pending(session, pending)
+        await start_second_step(runtime, session, account.id, next_path)
         return redirect(request, "/sign-in/code")
     return await complete_sign_in(
         request, runtime, session, account.id, [AuthMethod.PASSWORD], next_path
     )
+
+
+async def start_second_step(
+    runtime: Runtime, session: Session, account_id: str, next_path: str
+) -> Session:
+    """Ask for the account's second factor on the ``/sign-in/code`` pages, then go on to
+    ``next_path``: after a password at sign-in, and for a signed-in person who must prove it
+    again (a step-up, adding a passkey, accepting an agent). The same code checks and attempt
+    limits apply everywhere."""
+    pending = {
+        "second_step": account_id,
+        "at": runtime.clock.now().isoformat(),
+        "next": next_path,
+        "tries": 0,
+    }
+    return await runtime.sessions.set_pending(session, pending)
 
 
 def _second_step_account(runtime: Runtime, session: Session) -> str | None:

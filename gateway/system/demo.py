@@ -1,4 +1,5 @@
-"""Demo data for ``govconnect init --demo``: a council, a department, two clients, a token.
+"""Demo data for ``govconnect init --demo``: a council, a department, two clients, a token,
+and a demo citizen who administers a demo business.
 
 Seeded once per store. The secrets are written to ``<data_dir>/demo-credentials.json`` (mode
 0600) for the programs in ``examples/``; they are printed once and never committed.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,8 +17,11 @@ from gateway.admin.models import Actor
 from gateway.clients.models import AuthMethod, ClientRegistration, GrantType
 from gateway.organisations.models import NewOrganisation, OrganisationKind
 from gateway.runtime import Runtime
+from trust_levels.businesses.models import NewBusiness
+from trust_levels.proofing.demo import DemoProofing, seed_proofing
 
 EXAMPLE_WEBSITE = "http://127.0.0.1:8001"
+DEMO_CITIZEN_EMAIL = "citizen@demo-borough.example"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,10 @@ class DemoCredentials:
     department_client_id: str
     department_client_secret: str
     admin_token: str
+    citizen_email: str
+    citizen_password: str
+    business_id: str
+    proofing: DemoProofing
 
 
 def credentials_path(runtime: Runtime) -> Path:
@@ -82,6 +91,14 @@ async def seed(runtime: Runtime, actor: Actor) -> DemoCredentials | None:
         actor,
     )
     token = await runtime.admin.create_token("demo", actor)
+    citizen_password = secrets.token_urlsafe(18)
+    citizen = await runtime.accounts.create(
+        DEMO_CITIZEN_EMAIL, citizen_password, verified=True, totp_secret=None, actor=actor
+    )
+    business = await runtime.businesses.create(
+        citizen.id, NewBusiness.parse("Demo Bakery Ltd", "company", "09999999", agent=False)
+    )
+    proofing = await seed_proofing(runtime, council.id, actor)
     assert website.secret is not None and department_system.secret is not None
     credentials = DemoCredentials(
         council_id=council.id,
@@ -91,6 +108,10 @@ async def seed(runtime: Runtime, actor: Actor) -> DemoCredentials | None:
         department_client_id=department_system.client.client_id,
         department_client_secret=department_system.secret,
         admin_token=token.secret,
+        citizen_email=citizen.email,
+        citizen_password=citizen_password,
+        business_id=business.id,
+        proofing=proofing,
     )
     _write_private(credentials_path(runtime), json.dumps(asdict(credentials), indent=2))
     await runtime.system.mark_demo(runtime.clock.now().isoformat())

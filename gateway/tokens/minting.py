@@ -80,10 +80,13 @@ class TokenMinter:
         grant_id: str,
         jkt: str | None,
         person: FamilyRecord | None,
+        act: Mapping[str, Any] | None = None,
+        lifetime: int | None = None,
     ) -> str:
         """An RFC 9068 JWT: ``typ`` at+jwt, the §2.2 claims, ``cnf.jkt`` when DPoP-bound
         (RFC 9449 §6.1), and ``grant_id`` naming the family, so revoking the grant reaches
-        the token."""
+        the token. ``act`` names who acts for the subject (RFC 8693 §4.1); ``lifetime``
+        shortens the usual one (an agent's authority that ends sooner)."""
         now = epoch(self._clock.now())
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -92,7 +95,7 @@ class TokenMinter:
             "client_id": client.client_id,
             "iat": now,
             "nbf": now,
-            "exp": now + self.access_lifetime,
+            "exp": now + (self.access_lifetime if lifetime is None else lifetime),
             "jti": new_id("at"),
             "scope": " ".join(scope),
             "grant_id": grant_id,
@@ -104,6 +107,8 @@ class TokenMinter:
                 claims["acr"] = person.acr
             if person.org is not None:
                 claims["org"] = person.org
+        if act is not None:
+            claims["act"] = dict(act)
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}
         return self._keys.sign(claims, typ=ACCESS_TOKEN_TYPE)

@@ -19,6 +19,7 @@ from fastapi import Request
 
 from gateway.core.deps import RuntimeDep
 from gateway.oidc.errors import InsufficientUserAuthenticationError, InvalidTokenError
+from gateway.runtime import Runtime
 from gateway.tokens.dpop import single_proof
 from gateway.tokens.models import VerifiedAccessToken
 from trust_levels.assurance import (
@@ -62,22 +63,33 @@ def token_assurance(claims: dict[str, Any], freshness: Freshness, now: datetime)
     return Assurance(reached, confidence, now, freshness, principal)
 
 
+async def presented_token(
+    request: Request, runtime: Runtime, *, missing: str
+) -> VerifiedAccessToken:
+    """The access token in the ``Authorization`` header (``Bearer``, RFC 6750 §2.1, or
+    ``DPoP`` with its proof, RFC 9449 §7.1), verified for the gateway's own API at this URL;
+    ``missing`` tells the caller what to send when there is none."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() not in ("bearer", "dpop") or not value.strip():
+        raise InvalidTokenError(missing)
+    return await runtime.tokens.at_resource(
+        value.strip(),
+        scheme=scheme.lower(),
+        proof=single_proof(request.headers.getlist("dpop")),
+        method=request.method,
+        url=runtime.settings.issuer + request.url.path,
+    )
+
+
 def require_user(policy: Policy | None = None) -> UserTokenCheck:
     """A FastAPI dependency: the verified access token of a person (never a client's own
     client-credentials token), at least at ``policy``'s level."""
 
     async def check(request: Request, runtime: RuntimeDep) -> VerifiedAccessToken:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() not in ("bearer", "dpop") or not value.strip():
-            raise InvalidTokenError(
-                "Send a person's access token in the Authorization header (Bearer or DPoP)."
-            )
-        verified = await runtime.tokens.at_resource(
-            value.strip(),
-            scheme=scheme.lower(),
-            proof=single_proof(request.headers.getlist("dpop")),
-            method=request.method,
-            url=runtime.settings.issuer + request.url.path,
+        verified = await presented_token(
+            request,
+            runtime,
+            missing="Send a person's access token in the Authorization header (Bearer or DPoP).",
         )
         if verified.record is None:
             raise InvalidTokenError(

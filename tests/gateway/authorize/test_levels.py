@@ -36,12 +36,14 @@ class Evidence:
         return self._levels.get(account_id, Confidence(IdentityConfidence.NONE))
 
 
-def levels(evidence: dict[str, Confidence] | None = None, **services: str) -> LevelService:
+def levels(
+    evidence: dict[str, Confidence] | None = None, services: dict[str, str] | None = None
+) -> LevelService:
     return LevelService(
         freshness_of(43_200, 14_400, 3_600),
         Evidence(evidence or {}),
         MovableClock(NOW),
-        service_levels=services,
+        service_levels=services or {},
     )
 
 
@@ -103,7 +105,7 @@ def test_every_vector_is_advertised_with_a_trustmark_listing_the_components() ->
 
 
 def test_floors_come_from_the_client_and_each_service_asked_for() -> None:
-    service = levels(**{"council-tax": "Cl.Cm", "blue-badge": "Cl.Cm.P2"})
+    service = levels(services={"council-tax": "Cl.Cm", "blue-badge": "Cl.Cm.P2"})
     assert service.floors("Cl", ["openid", "council-tax"]) == (
         Vector.parse("Cl"),
         Vector.parse("Cl.Cm"),

@@ -27,6 +27,8 @@ EXPECTED = {
     "email-changed": ("new_email_hint",),
     "password-changed": (),
     "new-message": ("sender",),
+    "business-invitation": ("business", "role", "link", "expires"),
+    "agent-invitation": ("agent_name", "service", "link", "expires"),
 }
 
 
