@@ -7,6 +7,8 @@ the stream ids, so a gap is visible too.
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.core.clock import Clock
 from gateway.evidence.errors import ChainContentionError
 from gateway.evidence.models import GENESIS, ChainCheck, Entry, Event
@@ -17,20 +19,33 @@ PAGE = 1000
 
 
 class EvidenceLog:
+    """Appends are serialised within a process (one lock) and chained from the head this
+    process last wrote, so a busy process spends one round trip per entry; the store's
+    compare-and-set still decides, so another process moving the head costs a re-read, never
+    a fork."""
+
     def __init__(self, store: EvidenceStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._lock = asyncio.Lock()
+        # NOTE: a hint, not state: a stale head only fails the compare-and-set and is re-read.
+        self._head: tuple[int, str] | None = None
 
     async def record(self, event: Event) -> Entry:
         """Chain the event after the current head; retried when another writer moved it."""
-        for _ in range(MAX_APPEND_ATTEMPTS):
-            seq, head = await self._store.head()
-            prev = head or GENESIS
-            draft = Entry(seq + 1, self._clock.now().isoformat(), event, prev, "")
-            digest = Entry.link(prev, draft.body())
-            entry = Entry(draft.seq, draft.time, event, prev, digest)
-            if await self._store.append(prev, entry.seq, digest, entry.to_json()):
-                return entry
+        async with self._lock:
+            for _ in range(MAX_APPEND_ATTEMPTS):
+                if self._head is None:
+                    seq, head = await self._store.head()
+                    self._head = (seq, head or GENESIS)
+                seq, prev = self._head
+                draft = Entry(seq + 1, self._clock.now().isoformat(), event, prev, "")
+                digest = Entry.link(prev, draft.body())
+                entry = Entry(draft.seq, draft.time, event, prev, digest)
+                if await self._store.append(prev, entry.seq, digest, entry.to_json()):
+                    self._head = (entry.seq, digest)
+                    return entry
+                self._head = None
         raise ChainContentionError(
             "The evidence log is under heavy contention; the change was not made. Retry."
         )
