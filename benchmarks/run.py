@@ -379,7 +379,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"Run of {report['date']} (commit `{report['commit']}`) on {m['nproc']} cores "
         f"({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}, Python "
         f"{m['python']}, Node.js {m['node']}, {m['wrk']}. GovConnect: one worker, embedded "
-        "Redis with AOF `always`. Generator and servers share the machine.",
+        "Redis with AOF `always`. Generator and servers share the machine; its one-minute "
+        f"load average was {report['load_average'][0]} before the run and "
+        f"{report['load_average'][1]} after (the run itself keeps about two processes busy).",
         "",
         "| workload | ops/s | p50 ms | p95 ms | p99 ms | errors | server CPU s per 1,000 "
         "| Redis CPU s per 1,000 | server RSS MB | generator CPU s per 1,000 |",
@@ -434,6 +436,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not on PATH: run `make bench`, which installs it")
     print(HEADER)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="govconnect-bench-") as name:
         folder = Path(name)
         workloads = run_govconnect(folder, o)
@@ -457,6 +460,9 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "unknown",
         "machine": machine(),
+        # Other programs on the machine take cores from the servers and the generator; the
+        # one-minute load average before and after says how far the figures can be trusted.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "options": vars(args),
         "workloads": workloads,
         "peer_version": peer_version,

@@ -4,6 +4,7 @@ Each request gets an id (a caller's ``X-Request-ID`` is kept when it is short an
 otherwise a fresh one); the id is on every log line written while serving the request, on
 problem responses and in the ``X-Request-ID`` response header. Metrics are labelled by the
 route's path template, never the raw path, so ids in URLs cannot explode the label space.
+:class:`gateway.core.http.EdgeMiddleware` calls these for every request.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import logging
 import os
 import secrets
 import sys
-import time
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,9 +25,9 @@ from prometheus_client import (
 from pythonjsonlogger.json import JsonFormatter
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from gateway.core.requestctx import current_request_id, reset_request_id, set_request_id
+from gateway.core.requestctx import current_request_id
 
 access_log = logging.getLogger("gateway.access")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -71,58 +70,48 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
 
 
-def _is_plain_request_id(value: bytes) -> bool:
-    return 0 < len(value) <= 64 and all(chr(b).isalnum() or chr(b) in "-_." for b in value)
+def request_id(incoming: bytes | None) -> str:
+    """The caller's ``X-Request-ID`` when it is short and plain, otherwise a fresh one."""
+    if (
+        incoming
+        and len(incoming) <= 64
+        and all(chr(b).isalnum() or chr(b) in "-_." for b in incoming)
+    ):
+        return incoming.decode()
+    return secrets.token_hex(8)
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
+    """The path template of the route that served ``scope`` (the metrics label)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
 
 
-class ObservabilityMiddleware:
-    """Sets the request id, writes one access log line and records the metrics."""
+# The labelled series, looked up once per label set (``labels()`` validates its arguments and
+# takes a lock on every call). It holds what prometheus_client keeps anyway, one entry per
+# series, and the route label is a template, so it grows no further than the metrics do.
+_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
-        request_id = incoming.decode() if _is_plain_request_id(incoming) else secrets.token_hex(8)
-        token = set_request_id(request_id)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER, request_id.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            method = scope.get("method", "")
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
-            extra: dict[str, Any] = {
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one served request, and write its access log line."""
+    series = _series.get((method, route, status))
+    if series is None:
+        series = (REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route))
+        _series[(method, route, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "request",
+            extra={
                 "method": method,
                 "route": route,
                 "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-            }
-            access_log.info("request", extra=extra)
-            reset_request_id(token)
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
 
 
 def metrics_response(_: Request) -> Response:

@@ -23,6 +23,8 @@ from gateway.oidc.errors import InvalidClientError
 
 MAX_JWKS_BYTES = 64 * 1024
 MAX_KEYS = 20
+# Registered sets parsed, by content; see ClientKeys.keyset.
+MAX_PARSED_SETS = 1024
 # RFC 7517 §9.2, RFC 7518 §6.2.2 / §6.3.2 / §6.4.1, RFC 8037 §2: members only a private or
 # a symmetric key has. A set that holds one is refused whole: its owner published a secret.
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -89,17 +91,32 @@ class ClientKeys:
         # ``ttl_seconds`` more, the usual JWKS caching trade-off (OIDC Core §10.1.1).
         self._cache: dict[str, _Fetched] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._parsed: dict[str, KeySet] = {}
 
     async def keyset(self, client: Client, *, kid: str | None = None) -> KeySet:
         """The client's keys. With ``kid``, a cached ``jwks_uri`` set that lacks it is
         fetched again once (key rotation at the client)."""
         if client.jwks is not None:
-            return key_set(client.jwks, "registered jwks")
+            return self._registered(client.jwks)
         if client.jwks_uri is None:
             raise InvalidClientError(
                 f"The client {client.client_id} has no registered keys (jwks or jwks_uri)."
             )
         return await self._remote(client.jwks_uri, kid)
+
+    def _registered(self, jwks: dict[str, Any]) -> KeySet:
+        """The registered set, parsed once per distinct content: importing keys costs more
+        than the signature check they serve. Keyed by the set itself, as read from the store
+        with the client on every request, so a changed registration is never answered from
+        an old entry."""
+        content = json.dumps(jwks, sort_keys=True, separators=(",", ":"))
+        keys = self._parsed.get(content)
+        if keys is None:
+            keys = key_set(jwks, "registered jwks")
+            if len(self._parsed) >= MAX_PARSED_SETS:
+                self._parsed.clear()
+            self._parsed[content] = keys
+        return keys
 
     async def _remote(self, uri: str, kid: str | None) -> KeySet:
         lock = self._locks.setdefault(uri, asyncio.Lock())

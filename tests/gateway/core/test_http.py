@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import redis
+from prometheus_client import REGISTRY
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
+from gateway.app import create_app
 from gateway.core.settings import Settings
+from tests.gateway.core.support import serving, with_direct
 from tests.support.servers import threaded_gateway
 
 PROBLEM = "application/problem+json"
@@ -115,3 +122,74 @@ async def test_metrics_are_exposed_for_prometheus(http: httpx.AsyncClient) -> No
         'govconnect_http_requests_total{method="GET",route="/healthz",status="200"}'
         in response.text
     )
+
+
+# --- endpoints the edge middleware dispatches itself ---------------------------------------
+
+
+async def _unexpected(_: Request) -> Response:
+    raise RuntimeError("a bug")
+
+
+async def _store_down(_: Request) -> Response:
+    raise redis.ConnectionError("connection refused")
+
+
+async def _gone(_: Request) -> Response:
+    raise HTTPException(404)
+
+
+@pytest.fixture(scope="module")
+def direct_url(settings: Settings) -> Iterator[str]:
+    """The gateway with three failing endpoints dispatched directly."""
+    app = with_direct(
+        create_app(settings),
+        {
+            ("POST", "/unexpected"): _unexpected,
+            ("POST", "/store"): _store_down,
+            ("GET", "/gone"): _gone,
+        },
+    )
+    with serving(app) as base_url:
+        yield base_url
+
+
+async def test_a_direct_endpoints_bug_is_a_500_problem_with_every_edge_header(
+    direct_url: str,
+) -> None:
+    """Routing would send the error to the app's catch-all handler; so does the direct path,
+    and the answer still carries the security headers and the request id."""
+    async with httpx.AsyncClient(base_url=direct_url) as client:
+        response = await client.post("/unexpected")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["type"] == "urn:govconnect:problem:internal-error" and "a bug" not in response.text
+    assert body["request_id"] == response.headers["x-request-id"]
+    labels = {"method": "POST", "route": "/unexpected", "status": "500"}
+    assert REGISTRY.get_sample_value("govconnect_http_requests_total", labels) == 1.0
+
+
+async def test_a_direct_endpoint_fails_closed_when_the_store_is_down(direct_url: str) -> None:
+    async with httpx.AsyncClient(base_url=direct_url) as client:
+        response = await client.post("/store")
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["type"] == "urn:govconnect:problem:store-unavailable"
+
+
+async def test_a_direct_endpoints_http_exception_gets_the_problem_for_its_status(
+    direct_url: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=direct_url) as client:
+        response = await client.get("/gone")
+    assert response.status_code == 404
+    assert response.json()["type"] == "urn:govconnect:problem:not-found"
+
+
+async def test_a_route_that_sets_its_own_cache_control_keeps_it(http: httpx.AsyncClient) -> None:
+    """The edge adds no-store only where the route said nothing (the JWKS may be cached)."""
+    response = await http.get("/.well-known/jwks.json")
+    assert response.headers["cache-control"] != "no-store"
+    assert response.headers.get_list("cache-control") == [response.headers["cache-control"]]

@@ -13,6 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
+from gateway.clients.models import ClientUpdate
 from gateway.runtime import Runtime
 from gateway.tokens.client_auth import ASSERTION_TYPE
 from tests.conftest import TEST_ACTOR
@@ -296,3 +297,23 @@ def test_the_any_alg_registry_signs_what_tests_need() -> None:
     """A guard for the tests themselves: the forging registry really signs HS256."""
     token = jwt.encode({"alg": "HS256"}, {"a": 1}, OctKey.import_key(b"k" * 32), registry=ANY_ALG)
     assert token.count(".") == 2
+
+
+async def test_a_key_withdrawn_from_the_registration_stops_working_at_once(
+    http: httpx.AsyncClient, runtime: Runtime, organisation_id: str
+) -> None:
+    """Parsed key sets are reused by content, so replacing a compromised key (under the same
+    kid, even) refuses the old one on the very next request, in every process."""
+    kit = await _api_client(runtime, organisation_id)
+    stolen = kit.key
+    assert (await _with_assertion(http, assertion(kit, runtime.settings.issuer))).status_code == 200
+    replacement = new_ec_key()
+    public = {**replacement.as_dict(private=False), "kid": kit.kid, "use": "sig"}
+    update = ClientUpdate.build({"jwks": {"keys": [public]}})
+    kit.client = (await runtime.clients.update(kit.client_id, update, TEST_ACTOR)).client
+    _refused(
+        await _with_assertion(http, assertion(kit, runtime.settings.issuer, key=stolen)),
+        "not valid",
+    )
+    kit.key = replacement
+    assert (await _with_assertion(http, assertion(kit, runtime.settings.issuer))).status_code == 200

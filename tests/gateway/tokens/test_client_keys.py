@@ -4,6 +4,7 @@ fetched again once for a kid the cached copy lacks, and refused when unsafe or t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,3 +152,15 @@ async def test_an_assertion_verifies_with_a_key_served_at_the_jwks_uri(
     }
     found = await authenticator.authenticate(form, None, endpoint=runtime.settings.issuer + "/par")
     assert found.client_id == client.client_id and server.requests == 1
+
+
+async def test_a_registered_set_is_parsed_once_per_content() -> None:
+    keys = ClientKeys()
+    first = {"keys": [{**new_ec_key().as_dict(private=False), "kid": "key-1"}]}
+    second = {"keys": [{**new_ec_key().as_dict(private=False), "kid": "key-1"}]}
+    client = replace(_client(), jwks=first, jwks_uri=None)
+    parsed = await keys.keyset(client)
+    assert await keys.keyset(replace(client, jwks=json.loads(json.dumps(first)))) is parsed
+    changed = await keys.keyset(replace(client, jwks=second))
+    assert changed is not parsed
+    assert changed.keys[0].as_dict()["x"] == second["keys"][0]["x"]

@@ -1,0 +1,56 @@
+"""The gateway app with its edge middleware changed, served for real in a thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from gateway.core.http import DirectEndpoint, EdgeMiddleware
+from tests.support.servers import free_port, wait_until_ready
+
+
+def with_direct(app: FastAPI, direct: Mapping[tuple[str, str], DirectEndpoint]) -> FastAPI:
+    """``app`` (not yet started) with ``direct`` as its edge middleware's direct endpoints."""
+
+    def replaced(entry: Middleware) -> Middleware:
+        factory: object = entry.cls
+        if factory is not EdgeMiddleware:
+            return entry
+        options: dict[str, Any] = {**entry.kwargs, "direct": direct}
+        return Middleware(EdgeMiddleware, **options)
+
+    app.user_middleware = [replaced(entry) for entry in app.user_middleware]
+    return app
+
+
+@contextmanager
+def serving(app: FastAPI, **config: Any) -> Iterator[str]:
+    """``app`` under uvicorn (``config`` adds uvicorn options) in a background thread, on a
+    free port; yields its base URL once ``/readyz`` answers."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            **config,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base_url)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
