@@ -117,6 +117,21 @@ async def signed_in_session(request: Request, session: PageSession) -> Session:
 SignedInSession = Annotated[Session, Depends(signed_in_session)]
 
 
+def account_of(session: Session) -> str:
+    """The account of a :data:`SignedInSession` (which guarantees there is one)."""
+    assert session.account_id is not None, "SignedInSession guarantees an account"
+    return session.account_id
+
+
+def banner(group: str, done: str | None) -> str | None:
+    """The success banner ``<group>.banners.<done>`` a redirect asked for with ``?done=``;
+    only the catalogue's words reach the page, never the link's."""
+    try:
+        return message(f"{group}.banners.{done}") if done else None
+    except KeyError:
+        return None
+
+
 def use_session(request: Request, session: Session) -> None:
     """Send this session's id as the cookie with the response (after start or sign-in)."""
     request.state.new_session = session

@@ -36,7 +36,15 @@ from gateway.sessions.routes import start_second_step
 from gateway.tokens.models import VerifiedAccessToken
 from gateway.tokens.resource import presented_token, require_user
 from gateway.web.messages import message
-from gateway.web.pages import SignedInSession, checked_form, field, redirect, render
+from gateway.web.pages import (
+    SignedInSession,
+    account_of,
+    banner,
+    checked_form,
+    field,
+    redirect,
+    render,
+)
 from trust_levels.agents.errors import (
     AgentError,
     InvalidInvitationError,
@@ -68,18 +76,6 @@ Done = Annotated[str | None, Query(max_length=32)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/agents", tags=["agents"])
-
-
-def _account(session: Session) -> str:
-    assert session.account_id is not None, "SignedInSession guarantees an account"
-    return session.account_id
-
-
-def _banner(done: str | None) -> str | None:
-    try:
-        return message(f"agents.banners.{done}") if done else None
-    except KeyError:
-        return None  # a link cannot put words on the page: only the catalogue's
 
 
 def _problem(request: Request, session: Session, status: int, key: str) -> Response:
@@ -130,7 +126,7 @@ def _groups(text: str) -> frozenset[str]:
 async def _clients_page(
     request: Request, session: Session, runtime: Runtime, business_id: str, banner: str | None
 ) -> Response:
-    account_id = _account(session)
+    account_id = account_of(session)
     try:
         relationships = await runtime.agents.for_organisation(business_id, account_id)
     except AgentError as exc:
@@ -160,7 +156,7 @@ async def clients_page(
 ) -> Response:
     """An agent organisation's clients: every relationship, and for administrators the
     controls to invite, limit to groups and revoke."""
-    return await _clients_page(request, session, runtime, business_id, _banner(done))
+    return await _clients_page(request, session, runtime, business_id, banner("agents", done))
 
 
 def _invite_page(
@@ -192,7 +188,7 @@ async def invite_page(
 ) -> Response:
     """The invitation form (administrators of agent organisations)."""
     try:
-        await runtime.agents.administered(business_id, _account(session))
+        await runtime.agents.administered(business_id, account_of(session))
     except AgentError as exc:
         return _refused(request, session, exc)
     return _invite_page(request, session, runtime, business_id)
@@ -213,7 +209,7 @@ async def invite(
         )
         await runtime.agents.invite(
             business_id,
-            _account(session),
+            account_of(session),
             email=values.get("email", ""),
             service=values.get("service", ""),
             facts=facts,
@@ -246,7 +242,7 @@ async def revoke_client(
     """An administrator withdraws an invitation or gives up a client's authority."""
     await checked_form(request, session)
     try:
-        await runtime.agents.revoke_as_agent(business_id, _account(session), relationship_id)
+        await runtime.agents.revoke_as_agent(business_id, account_of(session), relationship_id)
     except RelationshipNotActiveError:
         pass  # already ended: the list shows how
     except AgentError as exc:
@@ -266,7 +262,7 @@ async def limit_groups(
     form = await checked_form(request, session)
     try:
         groups = _groups(field(form, "groups"))
-        await runtime.agents.limit_groups(business_id, _account(session), relationship_id, groups)
+        await runtime.agents.limit_groups(business_id, account_of(session), relationship_id, groups)
     except InvalidInvitationError:
         return redirect(request, AGENT_BASE.format(business_id=business_id) + "?done=bad-groups")
     except AgentError as exc:
@@ -282,7 +278,7 @@ async def agents_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: Done = None
 ) -> Response:
     """Who can act for the signed-in person, and invitations waiting for their answer."""
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     active, pending = await runtime.agents.for_client(account)
     return render(
         request,
@@ -291,7 +287,7 @@ async def agents_page(
         title=message("agents.relationships_title"),
         acting=active,
         waiting=pending,
-        banner=_banner(done),
+        banner=banner("agents", done),
     )
 
 
@@ -302,7 +298,7 @@ async def revoke_agent(
     """The client withdraws an agent's authority."""
     await checked_form(request, session)
     try:
-        await runtime.agents.revoke_as_client(_account(session), relationship_id)
+        await runtime.agents.revoke_as_client(account_of(session), relationship_id)
     except RelationshipNotActiveError:
         pass  # already ended
     except AgentError:
@@ -316,7 +312,7 @@ async def decline_listed(
 ) -> Response:
     """The client refuses an invitation from their list."""
     await checked_form(request, session)
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     try:
         await runtime.agents.decline_pending(relationship_id, account)
     except AgentError:
@@ -344,7 +340,7 @@ async def _invitation_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     try:
         relationship, agent = await runtime.agents.invitation(token, account)
     except AgentError as exc:
@@ -394,7 +390,7 @@ async def accept_invitation(
 ) -> Response:
     form = await checked_form(request, session)
     values = {name: field(form, name) for name in ("client_name", "postcode")}
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     try:
         facts = KnownFacts.of(
             values["postcode"],
@@ -437,7 +433,7 @@ async def decline_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
     await checked_form(request, session)
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     try:
         await runtime.agents.decline(token, account)
     except AgentError as exc:
@@ -452,7 +448,7 @@ async def step_up(
     """Start the second-step pages of ``gateway.sessions.routes`` for the signed-in account,
     coming back to the invitation: the authenticator app if it has one, else an emailed code."""
     await checked_form(request, session)
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     await start_second_step(runtime, session, account.id, INVITATION.format(token=token))
     if account.totp_enabled:
         return redirect(request, "/sign-in/code")

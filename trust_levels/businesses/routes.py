@@ -32,6 +32,8 @@ from gateway.web.messages import message
 from gateway.web.pages import (
     PageSession,
     SignedInSession,
+    account_of,
+    banner,
     checked_form,
     field,
     redirect,
@@ -70,18 +72,6 @@ pages = APIRouter(include_in_schema=False)
 admin = APIRouter(prefix="/admin/v1/businesses", tags=["businesses"])
 
 
-def _account(session: Session) -> str:
-    assert session.account_id is not None, "SignedInSession guarantees an account"
-    return session.account_id
-
-
-def _banner(done: str | None) -> str | None:
-    try:
-        return message(f"businesses.banners.{done}") if done else None
-    except KeyError:
-        return None  # a link cannot put words on the page: only the catalogue's
-
-
 def _error(key: str, **values: str) -> str:
     return message(f"businesses.errors.{key}", **values)
 
@@ -113,14 +103,14 @@ def _forbidden(request: Request, session: Session, exc: NotAdministratorError) -
 async def businesses_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: Done = None
 ) -> Response:
-    memberships = await runtime.businesses.memberships(_account(session))
+    memberships = await runtime.businesses.memberships(account_of(session))
     return render(
         request,
         "business_list.html",
         session,
         title=message("businesses.list_title"),
         memberships=memberships,
-        banner=_banner(done),
+        banner=banner("businesses", done),
     )
 
 
@@ -158,7 +148,7 @@ async def create_business(
         new = NewBusiness.parse(
             values["name"], values["kind"], values["number"], agent=values["agent"] == "yes"
         )
-        business = await runtime.businesses.create(_account(session), new)
+        business = await runtime.businesses.create(account_of(session), new)
     except InvalidBusinessDetailsError as exc:
         return _new_page(request, session, 400, values, {exc.field: _error(exc.reason)})
     except NumberAlreadyRegisteredError:
@@ -216,7 +206,7 @@ async def accept_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
     await checked_form(request, session)
-    account_id = _account(session)
+    account_id = account_of(session)
     try:
         membership = await runtime.businesses.accept(token, account_id)
     except InvalidInvitationError:
@@ -250,7 +240,7 @@ async def _business_page(
     banner: str | None = None,
     service: str = "",
 ) -> Response:
-    account_id = _account(session)
+    account_id = account_of(session)
     business, membership = await runtime.businesses.member_of(business_id, account_id)
     administrator = membership.role is Role.ADMINISTRATOR
     invitations = (
@@ -283,7 +273,9 @@ async def business_page(
     business_id: BusinessId,
     done: Done = None,
 ) -> Response:
-    return await _business_page(request, session, runtime, business_id, banner=_banner(done))
+    return await _business_page(
+        request, session, runtime, business_id, banner=banner("businesses", done)
+    )
 
 
 @pages.post(f"{BASE}/{{business_id}}/leave")
@@ -291,7 +283,7 @@ async def leave_business(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
     await checked_form(request, session)
-    account_id = _account(session)
+    account_id = account_of(session)
     try:
         await runtime.businesses.remove_member(business_id, account_id, account_id)
     except LastAdministratorError:
@@ -332,7 +324,7 @@ async def invite_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
     try:
-        business = await runtime.businesses.administered(business_id, _account(session))
+        business = await runtime.businesses.administered(business_id, account_of(session))
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     return _invite_page(request, session, business.name, business.id)
@@ -344,7 +336,7 @@ async def invite(
 ) -> Response:
     form = await checked_form(request, session)
     values = {"email": field(form, "email"), "role": field(form, "role")}
-    account_id = _account(session)
+    account_id = account_of(session)
     try:
         business = await runtime.businesses.administered(business_id, account_id)
     except NotAdministratorError as exc:
@@ -376,7 +368,7 @@ async def withdraw_invitation(
     form = await checked_form(request, session)
     try:
         await runtime.businesses.revoke_invitation(
-            business_id, _account(session), field(form, "invitation")
+            business_id, account_of(session), field(form, "invitation")
         )
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
@@ -399,9 +391,9 @@ async def _member_page(
     errors: dict[str, str] | None = None,
     groups: str | None = None,
 ) -> Response:
-    business = await runtime.businesses.administered(business_id, _account(session))
+    business = await runtime.businesses.administered(business_id, account_of(session))
     member = _find(
-        await runtime.businesses.member_views(business_id, _account(session)), account_id
+        await runtime.businesses.member_views(business_id, account_of(session)), account_id
     )
     email = member.email or message("businesses.deleted_account")
     return render(
@@ -456,7 +448,7 @@ async def change_role(
             return await _member_page(
                 request, session, runtime, business_id, account_id, status=400, errors=errors
             )
-        await runtime.businesses.set_role(business_id, _account(session), account_id, role)
+        await runtime.businesses.set_role(business_id, account_of(session), account_id, role)
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     except LastAdministratorError:
@@ -479,7 +471,7 @@ async def change_groups(
     text = field(form, "groups")
     try:
         groups = group_names(text.split(","))
-        await runtime.businesses.set_groups(business_id, _account(session), account_id, groups)
+        await runtime.businesses.set_groups(business_id, account_of(session), account_id, groups)
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     except InvalidGroupError:
@@ -507,7 +499,7 @@ async def remove_member(
 ) -> Response:
     await checked_form(request, session)
     try:
-        await runtime.businesses.remove_member(business_id, _account(session), account_id)
+        await runtime.businesses.remove_member(business_id, account_of(session), account_id)
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     except LastAdministratorError:
@@ -528,7 +520,7 @@ async def enrol(
     form = await checked_form(request, session)
     service = field(form, "service")
     try:
-        await runtime.businesses.enrol(business_id, _account(session), service)
+        await runtime.businesses.enrol(business_id, account_of(session), service)
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     except InvalidServiceError:
@@ -545,7 +537,7 @@ async def unenrol(
 ) -> Response:
     form = await checked_form(request, session)
     try:
-        await runtime.businesses.unenrol(business_id, _account(session), field(form, "service"))
+        await runtime.businesses.unenrol(business_id, account_of(session), field(form, "service"))
     except NotAdministratorError as exc:
         return _forbidden(request, session, exc)
     return redirect(request, f"{BASE}/{business_id}?done=unenrolled")
