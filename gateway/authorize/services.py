@@ -89,6 +89,13 @@ class Affiliations(Protocol):
     async def of(self, account_id: str) -> Sequence[Affiliation]: ...
 
 
+class SignInObserver(Protocol):
+    """Told when a code is issued: a person signed in to a client (the messaging package
+    remembers the client's pairwise ``sub``, so the council can write to that person)."""
+
+    async def signed_in(self, client: Client, account_id: str) -> None: ...
+
+
 class NoAffiliations:
     async def of(self, account_id: str) -> Sequence[Affiliation]:
         return ()
@@ -108,8 +115,10 @@ class Authorizer:
         *,
         issuer: str,
         affiliations: Affiliations | None = None,
+        observers: Sequence[SignInObserver] = (),
     ) -> None:
         self.affiliations: Affiliations = affiliations or NoAffiliations()
+        self._observers = tuple(observers)
         self._levels = levels
         self._store = store
         self._consents = consents
@@ -288,6 +297,8 @@ class Authorizer:
         )
         await self._codes.put(code, grant, CODE_SECONDS)
         await self._sessions.record_client(session, client.client_id)
+        for observer in self._observers:
+            await observer.signed_in(client, session.account_id)
         return Respond(request.target.url(self._issuer, {"code": code}))
 
     async def _drop(self, request_id: str | None) -> None:
@@ -378,6 +389,7 @@ def build_authorization(
     client_auth: ClientAuthenticator,
     levels: LevelService,
     affiliations: Affiliations | None = None,
+    observers: Sequence[SignInObserver] = (),
 ) -> AuthorizationServices:
     issuer = settings.issuer
     store = RequestStore(redis)
@@ -403,6 +415,7 @@ def build_authorization(
             levels,
             issuer=issuer,
             affiliations=affiliations,
+            observers=observers,
         ),
         pushed=PushedRequests(client_auth, validator, store, endpoint=issuer + PAR_PATH),
         consents=consents,

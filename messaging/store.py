@@ -1,0 +1,411 @@
+"""Redis keys and operations of secure messaging: the only file that spells them.
+
+Slots (Redis Cluster hash tags), so each atomic step touches one slot:
+
+``{gc:msgteams}``                the team registry (small; one slot keeps it simple):
+    ``:teams``                      hash: team id → team JSON
+    ``:members:<team id>``          set: staff account ids of the team
+    ``:staff:<account id>``         set: the teams an account is staff of (an index)
+``{gc:msub:<sha256>}``           string: the account a pairwise ``sub`` under one sector names
+                                 (the digest is of ``sector ‖ 0x00 ‖ sub``)
+``{gc:conv:<conversation id>}``  one conversation, all in its slot:
+    (the key itself)                hash: ``record`` (fixed fields JSON), ``updated_at``,
+                                    ``state``, ``assigned_to``, ``unread:citizen``,
+                                    ``unread:council`` (messages the side has not opened)
+    ``:messages``                   list: message ids, oldest first
+    ``:msg:<message id>``           hash: ``meta`` (JSON), ``key`` (the wrapped data key),
+                                    ``body`` (sealed), ``att:<id>`` (sealed attachments),
+                                    ``read_at``/``read_by`` (the read receipt), ``destroyed_at``
+``{gc:mbox:<owner>}``            one inbox (``citizen:<id>``, ``business:<id>``, ``team:<id>``):
+    (the key itself)                sorted set: conversation id → last activity (ms)
+    ``:archived``, ``:deleted``     sets: conversations the citizen moved out of their view
+``{gc:msgidem:<sha256>}``        string: an ``Idempotency-Key`` → its message, for a day
+``{gc:msgnotify}``               notifications waiting (one slot, so a sweep takes atomically):
+    ``:due``                        sorted set: account id → when its batch is sent
+    ``:pending:<account id>``       set: the councils that wrote since the last notification
+    ``:remind``                     sorted set: ``conversation message account`` → when to
+                                    remind if the message is still unread
+``{gc:msgretention}:destroy``    sorted set: ``conversation message`` → when to destroy it;
+                                 also the index of every live message that KEK rotation walks
+
+Nothing here holds a body, an attachment, or an attachment's name in the clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from redis.typing import EncodableT, FieldT
+
+from gateway.core.keyspace import tagged
+from gateway.core.redis import RedisClient
+from messaging.models import Conversation, Folder, Owner, Side, Team
+
+TEAMS = tagged("msgteams", "teams")
+NOTIFY_DUE = tagged("msgnotify", "due")
+NOTIFY_REMIND = tagged("msgnotify", "remind")
+DESTROY = tagged("msgretention", "destroy")
+IDEMPOTENCY_SECONDS = 24 * 3600
+_MESSAGE_FIELDS = ("meta", "key", "body", "read_at", "read_by", "destroyed_at")
+
+
+def _members(team_id: str) -> str:
+    return tagged("msgteams", "members", team_id)
+
+
+def _staff(account_id: str) -> str:
+    return tagged("msgteams", "staff", account_id)
+
+
+def _directory(sector: str, sub: str) -> str:
+    digest = hashlib.sha256(sector.encode() + b"\x00" + sub.encode()).hexdigest()
+    return tagged(f"msub:{digest}")
+
+
+def _conversation(conversation_id: str) -> str:
+    return tagged(f"conv:{conversation_id}")
+
+
+def _message_list(conversation_id: str) -> str:
+    return tagged(f"conv:{conversation_id}", "messages")
+
+
+def message_key(conversation_id: str, message_id: str) -> str:
+    return tagged(f"conv:{conversation_id}", "msg", message_id)
+
+
+def _box(owner: Owner) -> str:
+    return tagged(f"mbox:{owner}")
+
+
+def _folder(owner: Owner, folder: Folder) -> str:
+    return tagged(f"mbox:{owner}", folder.value)
+
+
+def _idempotency(client_id: str, key: str) -> str:
+    digest = hashlib.sha256(client_id.encode() + b"\x00" + key.encode()).hexdigest()
+    return tagged(f"msgidem:{digest}")
+
+
+def _pending(account_id: str) -> str:
+    return tagged("msgnotify", "pending", account_id)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# KEYS[1] conversation hash, KEYS[2] message list, KEYS[3] message hash.
+# ARGV: message id, updated_at, unread field to count up, then field/value pairs of the message.
+# Adds the message once: a retry of the same id changes nothing and answers 0.
+_ADD_MESSAGE = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[3], unpack(ARGV, 4))
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+return 1
+"""
+
+# KEYS[1] conversation hash, KEYS[2] message hash. ARGV: read_at, read_by, unread field.
+# The first open only: the receipt is set once and the side's unread count goes down once.
+_MARK_READ = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[2], 'read_at', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'read_by', ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[3], -1)
+end
+return 1
+"""
+
+# KEYS[1] the due set, KEYS[2..] nothing: pending sets are named from the taken ids.
+# ARGV: now (ms), limit, pending key prefix. Takes due accounts with what is pending for them.
+_TAKE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, account in ipairs(due) do
+  redis.call('ZREM', KEYS[1], account)
+  local key = ARGV[3] .. account
+  local senders = redis.call('SMEMBERS', key)
+  redis.call('DEL', key)
+  table.insert(out, account)
+  table.insert(out, cjson.encode(senders))
+end
+return out
+"""
+
+# KEYS[1] a sorted set of work. ARGV: now (ms), limit. Takes (removes and returns) what is due,
+# so two sweeping processes never both act on one entry.
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, member in ipairs(due) do redis.call('ZREM', KEYS[1], member) end
+return due
+"""
+
+
+# KEYS[1] a message hash. ARGV: the wrapped key expected, its replacement. Compare and set,
+# so a key destroyed (or re-wrapped by another process) meanwhile is left alone.
+_SWAP_KEY = """
+if redis.call('HGET', KEYS[1], 'key') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'key', ARGV[2])
+return 1
+"""
+
+
+class MessagingStore:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._add_message = redis.register_script(_ADD_MESSAGE)
+        self._mark_read = redis.register_script(_MARK_READ)
+        self._take_due = redis.register_script(_TAKE_DUE)
+        self._take = redis.register_script(_TAKE)
+        self._swap_key = redis.register_script(_SWAP_KEY)
+
+    # --- teams ------------------------------------------------------------------------------
+
+    async def put_team(self, team: Team) -> None:
+        await self._redis.hset(TEAMS, team.id, json.dumps(team.to_json()))
+
+    async def team(self, team_id: str) -> Team | None:
+        raw = await self._redis.hget(TEAMS, team_id)
+        return Team.from_json(json.loads(raw)) if raw else None
+
+    async def teams(self) -> list[Team]:
+        rows = await self._redis.hvals(TEAMS)
+        return sorted((Team.from_json(json.loads(r)) for r in rows), key=lambda t: t.created_at)
+
+    async def add_staff(self, team_id: str, account_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(_members(team_id), account_id)
+            pipe.sadd(_staff(account_id), team_id)
+            await pipe.execute()
+
+    async def remove_staff(self, team_id: str, account_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.srem(_members(team_id), account_id)
+            pipe.srem(_staff(account_id), team_id)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def staff(self, team_id: str) -> set[str]:
+        return {str(m) for m in await self._redis.smembers(_members(team_id))}
+
+    async def is_staff(self, team_id: str, account_id: str) -> bool:
+        return bool(await self._redis.sismember(_members(team_id), account_id))
+
+    async def teams_of(self, account_id: str) -> set[str]:
+        return {str(t) for t in await self._redis.smembers(_staff(account_id))}
+
+    # --- the subject directory ---------------------------------------------------------------
+
+    async def remember_subject(self, sector: str, sub: str, account_id: str) -> None:
+        await self._redis.set(_directory(sector, sub), account_id)
+
+    async def subject_account(self, sector: str, sub: str) -> str | None:
+        value = await self._redis.get(_directory(sector, sub))
+        return None if value is None else str(value)
+
+    # --- conversations and messages ---------------------------------------------------------
+
+    async def create_conversation(self, conversation: Conversation) -> None:
+        """Write the conversation unless it exists (a retry keeps the first)."""
+        name = _conversation(conversation.id)
+        if await self._redis.hsetnx(name, "record", conversation.record()):
+            await self._redis.hset(
+                name,
+                mapping={
+                    "updated_at": conversation.updated_at.isoformat(),
+                    "state": conversation.state.value,
+                    "unread:citizen": 0,
+                    "unread:council": 0,
+                },
+            )
+
+    async def conversation(
+        self, conversation_id: str
+    ) -> tuple[Conversation, dict[str, int]] | None:
+        """The conversation and its unread counts per side."""
+        # The connection decodes responses (gateway.core.redis.connect): every value is str.
+        row = await self._redis.hgetall(_conversation(conversation_id))
+        fields = {str(k): str(v) for k, v in row.items()}
+        if "record" not in fields or "updated_at" not in fields:
+            return None
+        unread = {side.value: int(fields.get(f"unread:{side.value}", 0)) for side in Side}
+        return Conversation.from_fields(fields), unread
+
+    async def set_conversation(self, conversation_id: str, **fields: str) -> None:
+        mapping: dict[FieldT, EncodableT] = dict(fields.items())
+        await self._redis.hset(_conversation(conversation_id), mapping=mapping)
+
+    async def add_message(
+        self,
+        conversation_id: str,
+        message_id: str,
+        updated_at: datetime,
+        unread_side: Side,
+        fields: Mapping[str, str],
+    ) -> int:
+        """1 when added, 0 when a message with that id was already there, -1 when the
+        conversation does not exist."""
+        args: list[str] = [message_id, updated_at.isoformat(), f"unread:{unread_side.value}"]
+        for name, value in fields.items():
+            args += [name, value]
+        keys = [
+            _conversation(conversation_id),
+            _message_list(conversation_id),
+            message_key(conversation_id, message_id),
+        ]
+        return int(await self._add_message(keys=keys, args=args))
+
+    async def message_ids(self, conversation_id: str) -> list[str]:
+        ids = await self._redis.lrange(_message_list(conversation_id), 0, -1)
+        return [str(i) for i in ids]
+
+    async def messages(self, conversation_id: str, ids: Iterable[str]) -> list[dict[str, str]]:
+        """The stored fields of each message (without attachment contents), in order."""
+        wanted = list(ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message_id in wanted:
+                pipe.hmget(message_key(conversation_id, message_id), _MESSAGE_FIELDS)
+            rows = await pipe.execute()
+        found = []
+        for row in rows:
+            fields = {n: str(v) for n, v in zip(_MESSAGE_FIELDS, row, strict=True) if v is not None}
+            if "meta" in fields:
+                found.append(fields)
+        return found
+
+    async def message(self, conversation_id: str, message_id: str) -> dict[str, str] | None:
+        rows = await self.messages(conversation_id, [message_id])
+        return rows[0] if rows else None
+
+    async def attachment(
+        self, conversation_id: str, message_id: str, attachment_id: str
+    ) -> tuple[str, str] | None:
+        """The wrapped data key and the sealed attachment, if both are there."""
+        key, sealed = await self._redis.hmget(
+            message_key(conversation_id, message_id), ["key", f"att:{attachment_id}"]
+        )
+        if key is None or sealed is None:
+            return None
+        return str(key), str(sealed)
+
+    async def mark_read(
+        self, conversation_id: str, message_id: str, at: datetime, by: str, side: Side
+    ) -> bool:
+        """Set the read receipt if this is the first open; True if it was."""
+        keys = [_conversation(conversation_id), message_key(conversation_id, message_id)]
+        return bool(await self._mark_read(keys=keys, args=[at.isoformat(), by, f"unread:{side}"]))
+
+    async def replace_key(self, conversation_id: str, message_id: str, old: str, new: str) -> bool:
+        """Swap the wrapped data key, unless it changed meanwhile (or was destroyed)."""
+        name = message_key(conversation_id, message_id)
+        return bool(await self._swap_key(keys=[name], args=[old, new]))
+
+    async def destroy(self, conversation_id: str, message_id: str, at: datetime) -> None:
+        """Destroy a message: its data key first (so the sealed parts, in the store or in any
+        backup, can never be opened again), then the sealed parts; the metadata stays as
+        the council's record that a message existed."""
+        name = message_key(conversation_id, message_id)
+        await self._redis.hdel(name, "key")
+        names = [str(n) for n in await self._redis.hkeys(name)]
+        sealed = [n for n in names if n == "body" or n.startswith("att:")]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if sealed:
+                pipe.hdel(name, *sealed)
+            pipe.hset(name, "destroyed_at", at.isoformat())
+            await pipe.execute()
+
+    # --- inboxes ----------------------------------------------------------------------------
+
+    async def file(self, owner: Owner, conversation_id: str, at: datetime) -> None:
+        """Put the conversation at the top of the inbox, back in the citizen's view."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(_box(owner), {conversation_id: _ms(at)})
+            pipe.srem(_folder(owner, Folder.ARCHIVED), conversation_id)
+            pipe.srem(_folder(owner, Folder.DELETED), conversation_id)
+            await pipe.execute()
+
+    async def box(self, owner: Owner, limit: int) -> tuple[list[str], set[str], set[str]]:
+        """Conversation ids, most recent first, with the archived and deleted ones."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(_box(owner), 0, limit - 1)
+            pipe.smembers(_folder(owner, Folder.ARCHIVED))
+            pipe.smembers(_folder(owner, Folder.DELETED))
+            ids, archived, deleted = await pipe.execute()
+        return list(ids), set(archived), set(deleted)
+
+    async def move(self, owner: Owner, conversation_id: str, folder: Folder) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for other in (Folder.ARCHIVED, Folder.DELETED):
+                if other is folder:
+                    pipe.sadd(_folder(owner, other), conversation_id)
+                else:
+                    pipe.srem(_folder(owner, other), conversation_id)
+            await pipe.execute()
+
+    # --- idempotency ------------------------------------------------------------------------
+
+    async def claim_idempotency(
+        self, client_id: str, key: str, value: dict[str, str]
+    ) -> dict[str, str] | None:
+        """Claim ``key`` for ``value`` (``SET NX EX``); None when claimed now, else what it was
+        claimed for before."""
+        name = _idempotency(client_id, key)
+        if await self._redis.set(name, json.dumps(value), nx=True, ex=IDEMPOTENCY_SECONDS):
+            return None
+        raw = await self._redis.get(name)
+        if raw is None:  # expired between the two commands: claim again
+            return await self.claim_idempotency(client_id, key, value)
+        claimed: dict[str, str] = json.loads(raw)
+        return claimed
+
+    # --- notifications ----------------------------------------------------------------------
+
+    async def queue_notification(
+        self, account_id: str, sender: str, send_at: datetime, remind: str, remind_at: datetime
+    ) -> None:
+        """Add ``sender`` to the account's next batch (due at ``send_at`` unless a batch is
+        already waiting) and a reminder for the message."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(_pending(account_id), sender)
+            pipe.zadd(NOTIFY_DUE, {account_id: _ms(send_at)}, nx=True)
+            if remind:
+                pipe.zadd(NOTIFY_REMIND, {remind: _ms(remind_at)}, nx=True)
+            await pipe.execute()
+
+    async def take_due_notifications(
+        self, now: datetime, limit: int
+    ) -> list[tuple[str, list[str]]]:
+        """Accounts whose batch is due, each with the councils that wrote; taken once."""
+        raw = await self._take_due(keys=[NOTIFY_DUE], args=[_ms(now), limit, _pending("")])
+        return [(raw[i], sorted(json.loads(raw[i + 1]) or [])) for i in range(0, len(raw), 2)]
+
+    async def take_due_reminders(self, now: datetime, limit: int) -> list[str]:
+        taken: list[str] = await self._take(keys=[NOTIFY_REMIND], args=[_ms(now), limit])
+        return taken
+
+    # --- retention --------------------------------------------------------------------------
+
+    async def schedule_destroy(self, conversation_id: str, message_id: str, at: datetime) -> None:
+        await self._redis.zadd(DESTROY, {f"{conversation_id} {message_id}": _ms(at)})
+
+    async def take_due_destructions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        taken: list[str] = await self._take(keys=[DESTROY], args=[_ms(now), limit])
+        return [_pair(member) for member in taken]
+
+    async def live_messages(self, cursor: int, count: int) -> tuple[int, list[tuple[str, str]]]:
+        """One page of every message not yet destroyed (``ZSCAN``): the new cursor (0 at the
+        end) and (conversation, message) pairs."""
+        cursor, rows = await self._redis.zscan(DESTROY, cursor, count=count)
+        return int(cursor), [_pair(str(member)) for member, _ in rows]
+
+
+def _pair(member: str) -> tuple[str, str]:
+    conversation_id, _, message_id = member.partition(" ")
+    return conversation_id, message_id
