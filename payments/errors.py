@@ -16,7 +16,11 @@ PaymentError
 ├── AccountNotConfiguredError    (the key's account has no payment provider: P0940)
 ├── PaymentKeyNotFoundError      (revoking an API key that does not exist)
 ├── InvalidPaymentKeyRequestError (an API key asked for an unusable service name)
-└── PaymentLinkError             (a payment page link that is unknown, used or expired)
+├── PaymentLinkError             (a payment page link that is unknown, used or expired)
+├── PaymentRateLimitedError      (an API key sent more requests a second than allowed: P0900)
+├── WebhookNotFoundError         (no webhook has that id)
+├── InvalidWebhookRequestError   (a webhook asked for an unusable URL or event type)
+└── PaymentRequiredError         (a "pay before submit" service has no successful payment)
 """
 
 from __future__ import annotations
@@ -116,3 +120,28 @@ class PaymentLinkError(PaymentError):
     category = Category.NOT_FOUND
     slug = "payment-link-unusable"
     title = "Payment link cannot be used"
+
+
+class PaymentRateLimitedError(PaymentError):
+    category = Category.TOO_MANY
+    slug = "payment-rate-limited"
+    title = "Too many requests"
+    pay_code = "P0900"
+
+
+class WebhookNotFoundError(PaymentError):
+    category = Category.NOT_FOUND
+    slug = "payment-webhook-not-found"
+    title = "Payment webhook not found"
+
+
+class InvalidWebhookRequestError(PaymentError):
+    category = Category.INVALID
+    slug = "invalid-payment-webhook-request"
+    title = "Invalid webhook request"
+
+
+class PaymentRequiredError(PaymentError):
+    category = Category.FORBIDDEN
+    slug = "payment-required"
+    title = "Payment required first"

@@ -5,6 +5,10 @@ A key is ``api_test_`` or ``api_live_`` and 256 random bits. A secret that canno
 needs no slow hash: its SHA-256 is the stored form (OWASP ASVS 2.9.1 / 6.4), as for admin
 tokens. Callers send it as an OAuth 2.0 bearer token (RFC 6750 §2.1), which is how GOV.UK
 Pay's API is called, so a council's client needs only a new base URL and key.
+
+Each key may make ``rate_limit`` requests a second (GOV.UK Pay API reference, "Rate limits":
+past it the answer is 429 ``P0900``). The counter is a Redis key per key digest and second,
+read in the same round trip as the key itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from payments.errors import (
     InvalidPaymentKeyRequestError,
     PaymentAuthenticationError,
     PaymentKeyNotFoundError,
+    PaymentRateLimitedError,
 )
 from payments.models import SERVICE_NAME, IssuedPaymentKey, Mode, PaymentAccount, PaymentKey
 from payments.store import PaymentKeyStore
@@ -42,11 +47,14 @@ class PaymentKeyService:
         clock: Clock,
         evidence: EvidenceLog,
         organisations: OrganisationService,
+        *,
+        rate_limit: int,
     ) -> None:
         self._store = store
         self._clock = clock
         self._evidence = evidence
         self._organisations = organisations
+        self._rate_limit = rate_limit
 
     async def create(self, org_id: str, service: str, mode: Mode, actor: Actor) -> IssuedPaymentKey:
         """Issue a key for ``service`` of the organisation; the secret is returned once."""
@@ -72,7 +80,8 @@ class PaymentKeyService:
         return IssuedPaymentKey(key, secret)
 
     async def authenticate(self, secret: str | None) -> PaymentAccount:
-        """The account a bearer key reaches, or :class:`PaymentAuthenticationError`."""
+        """The account a bearer key reaches, or :class:`PaymentAuthenticationError`;
+        :class:`PaymentRateLimitedError` past the key's requests a second."""
         if (
             not secret
             or len(secret) > MAX_KEY_LENGTH
@@ -82,9 +91,18 @@ class PaymentKeyService:
                 "Send an API key as 'Authorization: Bearer api_…'. Create one with "
                 "'govconnect payments keys create'."
             )
-        key = await self._store.by_digest(_digest(secret))
+        # NOTE: a request with an unknown key is counted too (the count is read with the key,
+        # in one round trip); its counter expires after two seconds like any other.
+        key, requests = await self._store.by_digest(
+            _digest(secret), int(self._clock.now().timestamp())
+        )
         if key is None or key.revoked:
             raise PaymentAuthenticationError("The API key is not valid or has been revoked.")
+        if requests > self._rate_limit:
+            raise PaymentRateLimitedError(
+                f"Too many requests: this API key may make {self._rate_limit} a second. "
+                "Wait a second and try again."
+            )
         return key.account()
 
     async def revoke(self, key_id: str, actor: Actor) -> PaymentKey:

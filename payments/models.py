@@ -15,11 +15,12 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from gateway.core.settings import is_loopback_host
 from payments.errors import InvalidPaymentRequestError
@@ -33,6 +34,7 @@ MAX_METADATA_KEYS = 10
 MAX_METADATA_KEY = 30
 MAX_METADATA_VALUE = 100
 MAX_IDEMPOTENCY_KEY = 255
+MAX_DISPLAY_SIZE = 500  # the search's page size limit and default
 IDEMPOTENCY_KEY = re.compile(r"[a-zA-Z0-9-]+")  # the specification's header pattern
 SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 # A run of 12 to 19 digits, each optionally followed by one space or hyphen: the lengths of
@@ -40,6 +42,8 @@ SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){11,18}")
 _SEPARATORS = re.compile(r"[ -]")
 PAYMENT_PATH = "/v1/payments"
+REFUND_SEARCH_PATH = "/v1/refunds"
+T = TypeVar("T")
 
 
 class Mode(StrEnum):
@@ -292,6 +296,208 @@ class RefundRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Citizen:
+    """The signed-in citizen a payment is for, proven by an access token the council holds:
+    their GovConnect account (kept by the gateway, never shown) and the pairwise subject the
+    council knows them by."""
+
+    account_id: str
+    subject: str
+
+
+def _search_date(params: Mapping[str, str], name: str, code: str) -> datetime | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidPaymentRequestError(
+            f"Invalid parameters: {name}. Use an ISO 8601 date and time with a time zone, "
+            "for example 2026-01-21T17:15:00Z",
+            code=code,
+            field=name,
+        )
+    return moment
+
+
+def _search_int(params: Mapping[str, str], name: str, default: int, top: int, code: str) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= top:
+        raise InvalidPaymentRequestError(
+            f"Invalid parameters: {name}. Use a whole number from 1 to {top}",
+            code=code,
+            field=name,
+        )
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Which page of a search, and the search's date range (creation time)."""
+
+    page: int
+    display_size: int
+    from_date: datetime | None
+    to_date: datetime | None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str], code: str) -> Paging:
+        return cls(
+            page=_search_int(params, "page", 1, 10**9, code),
+            display_size=_search_int(
+                params, "display_size", MAX_DISPLAY_SIZE, MAX_DISPLAY_SIZE, code
+            ),
+            from_date=_search_date(params, "from_date", code),
+            to_date=_search_date(params, "to_date", code),
+        )
+
+    def query(self) -> dict[str, str]:
+        """The query string of the page links: the dates given, and the page size."""
+        given = {
+            name: pay_time(moment)
+            for name, moment in (("from_date", self.from_date), ("to_date", self.to_date))
+            if moment is not None
+        }
+        return {**given, "display_size": str(self.display_size)}
+
+    def range_ms(self) -> tuple[float | str, float | str]:
+        """The index's score range: ``from_date`` inclusive, ``to_date`` exclusive."""
+        low: float | str = int(self.from_date.timestamp() * 1000) if self.from_date else "-inf"
+        high: float | str = f"({int(self.to_date.timestamp() * 1000)}" if self.to_date else "+inf"
+        return low, high
+
+
+SEARCH_FILTERS = (
+    "reference",
+    "email",
+    "state",
+    "card_brand",
+    "cardholder_name",
+    "first_digits_card_number",
+    "last_digits_card_number",
+    "from_settled_date",
+    "to_settled_date",
+    "agreement_id",
+)
+SEARCH_STATES = frozenset(
+    {"created", "started", "submitted", "success", "failed", "cancelled", "error"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSearch:
+    """``GET /v1/payments``'s query, validated (invalid parameters are ``P0401``)."""
+
+    paging: Paging
+    filters: dict[str, str]
+    settled_from: datetime | None = None
+    settled_to: datetime | None = None
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> PaymentSearch:
+        code = "P0401"
+        paging = Paging.parse(params, code)
+        filters = {name: params[name] for name in SEARCH_FILTERS if params.get(name)}
+        state = filters.get("state")
+        if state is not None and state not in SEARCH_STATES:
+            raise InvalidPaymentRequestError(
+                "Invalid parameters: state. Use one of " + ", ".join(sorted(SEARCH_STATES)),
+                code=code,
+                field="state",
+            )
+        for name, digits in (("first_digits_card_number", 6), ("last_digits_card_number", 4)):
+            value = filters.get(name)
+            if value is not None and (len(value) != digits or not value.isdigit()):
+                raise InvalidPaymentRequestError(
+                    f"Invalid parameters: {name}. Use exactly {digits} digits",
+                    code=code,
+                    field=name,
+                )
+        return cls(paging, filters, *cls.settled_range(params, code))
+
+    def matches(self, payment: Payment) -> bool:
+        """GOV.UK Pay's filters: ``reference`` and ``card_brand`` exact (brand in any case),
+        ``email`` and ``cardholder_name`` a part in any case, ``state`` the status, the last
+        four digits exact. The first six digits are not kept here, and recurring payments
+        are not made, so those filters match nothing; "settled" is when the payment was
+        captured (the sandbox settles at once)."""
+        f = self.filters
+        card = payment.card
+        if "reference" in f and payment.reference != f["reference"]:
+            return False
+        if "email" in f and f["email"].lower() not in (payment.email or "").lower():
+            return False
+        if "state" in f and payment.status.value != f["state"]:
+            return False
+        if "card_brand" in f and (card is None or card.brand.lower() != f["card_brand"].lower()):
+            return False
+        name = f.get("cardholder_name")
+        if name is not None and (card is None or name.lower() not in card.cardholder_name.lower()):
+            return False
+        last = f.get("last_digits_card_number")
+        if last is not None and (card is None or card.last_digits != last):
+            return False
+        if "first_digits_card_number" in f or "agreement_id" in f:
+            return False
+        if self.settled_from or self.settled_to:
+            if payment.capture_submitted is None:
+                return False
+            captured = datetime.fromisoformat(payment.capture_submitted)
+            if self.settled_from and captured < self.settled_from:
+                return False
+            if self.settled_to and captured >= self.settled_to:
+                return False
+        return True
+
+    def query(self) -> dict[str, str]:
+        """The query string of the page links: every filter given, dates and page size."""
+        return {**self.filters, **self.paging.query()}
+
+    @staticmethod
+    def settled_range(
+        params: Mapping[str, str], code: str
+    ) -> tuple[datetime | None, datetime | None]:
+        """``from_settled_date`` and ``to_settled_date``, checked."""
+        return (
+            _search_date(params, "from_settled_date", code),
+            _search_date(params, "to_settled_date", code),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage(Generic[T]):
+    """One page of results: ``total`` matched in all, ``results`` on this page."""
+
+    results: list[T]
+    total: int
+    page: int
+    display_size: int
+
+    @property
+    def last_page(self) -> int:
+        return max(1, -(-self.total // self.display_size))
+
+    def links(self, url: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """``SearchNavigationLinks``: self, first, last, and previous and next where they
+        exist."""
+
+        def at(page: int) -> dict[str, str]:
+            return _link(f"{url}?{urlencode({**query, 'page': str(page)})}")
+
+        links = {"self": at(self.page), "first_page": at(1), "last_page": at(self.last_page)}
+        if self.page > 1:
+            links["prev_page"] = at(self.page - 1)
+        if self.page < self.last_page:
+            links["next_page"] = at(self.page + 1)
+        return links
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentAccount:
     """Whose payments an API key reaches: one council service's test or live account."""
 
@@ -420,6 +626,20 @@ class Payment:
     refunded: int = 0
     capture_submitted: str | None = None
     link: str | None = None
+    citizen: Citizen | None = None
+    fee: int | None = None  # pence the provider charged, when it says
+
+    @property
+    def org_id(self) -> str:
+        return self.account_id.split(":", 1)[0]
+
+    @property
+    def service(self) -> str:
+        return self.account_id.split(":")[1]
+
+    @property
+    def mode(self) -> Mode:
+        return Mode(self.account_id.rsplit(":", 1)[1])
 
     @property
     def refund_available(self) -> int:
@@ -484,6 +704,9 @@ class Payment:
         if self.card is not None:
             body["card_details"] = self.card.to_json()
             body["card_brand"] = self.card.brand
+        if self.fee is not None:
+            body["fee"] = self.fee
+            body["net_amount"] = self.amount - self.fee
         return body
 
 
@@ -536,6 +759,10 @@ class Refund:
     amount: int
     status: RefundStatus
     created: str
+
+    def to_search_api(self, base_url: str) -> dict[str, Any]:
+        """``RefundDetailForSearch``: the refund and its (empty) settlement summary."""
+        return {**self.to_api(base_url), "settlement_summary": {}}
 
     def to_api(self, base_url: str) -> dict[str, Any]:
         payment_url = f"{base_url}{PAYMENT_PATH}/{self.payment_id}"

@@ -12,6 +12,13 @@ payments: another account's payment id is "not found".
 # else: the compatibility contract wins here, because councils' existing GOV.UK Pay clients
 # parse these codes. A request without a valid key gets 401 with an empty body and
 # ``WWW-Authenticate: Bearer``, as the specification describes.
+
+A council that created the payment for a signed-in citizen sends the citizen's access token
+(issued to one of the council's own clients, for this gateway) in ``GovConnect-Citizen-Token``
+beside the API key; the payment then records the citizen (:class:`~payments.models.Citizen`).
+
+The admin API (``/admin/v1/payment-webhooks``, admin token) registers webhooks per council
+service, as ``govconnect payments webhooks`` does.
 """
 
 from __future__ import annotations
@@ -25,8 +32,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
+from gateway.admin.routes import AdminDep
+from gateway.clients.errors import ClientError
 from gateway.core.deps import RuntimeDep
+from gateway.oidc.errors import OAuthError
 from payments import pages
 from payments.errors import (
     InvalidPaymentRequestError,
@@ -36,12 +47,18 @@ from payments.errors import (
 )
 from payments.models import (
     PAYMENT_PATH,
+    REFUND_SEARCH_PATH,
+    Citizen,
+    Mode,
     NewPayment,
+    Paging,
     Payment,
     PaymentAccount,
+    PaymentSearch,
     RefundRequest,
     idempotency_key,
 )
+from payments.webhooks import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +72,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "P0198": 500,  # downstream system error
     "P0200": 404,  # get payment: not found
     "P0300": 404,  # events: not found
+    "P0401": 422,  # search payments: invalid parameters
+    "P0402": 404,  # search payments: page not found
     "P0500": 404,  # cancel: not found
     "P0502": 409,  # cancel: the payment is finished
     "P0600": 404,  # refund: payment not found
@@ -69,7 +88,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "P0940": 409,  # the account has no payment provider configured
     "P1000": 404,  # capture: not found
     "P1003": 409,  # capture: the payment is not capturable
+    "P1100": 404,  # search refunds: page not found
+    "P1101": 422,  # search refunds: invalid parameters
 }
+CITIZEN_TOKEN_HEADER = "GovConnect-Citizen-Token"  # noqa: S105 - a header name
 # "Not found" has a code per operation; each route names its own.
 _NOT_FOUND: dict[tuple[str, str], str] = {
     ("GET", PAYMENT_PATH + "/{payment_id}"): "P0200",
@@ -139,6 +161,42 @@ async def require_key(request: Request, runtime: RuntimeDep) -> PaymentAccount:
 PaymentAccountDep = Annotated[PaymentAccount, Depends(require_key)]
 
 api = APIRouter(prefix=PAYMENT_PATH, tags=["payments"], route_class=PayApiRoute)
+refunds_api = APIRouter(prefix=REFUND_SEARCH_PATH, tags=["payments"], route_class=PayApiRoute)
+admin = APIRouter(prefix="/admin/v1/payment-webhooks", tags=["payments admin"])
+
+
+async def citizen_of(
+    request: Request, runtime: RuntimeDep, account: PaymentAccount
+) -> Citizen | None:
+    """The signed-in citizen of ``GovConnect-Citizen-Token``: an access token this gateway
+    issued (RFC 9068 §4: signature, lifetime, revocation, audience) to a client of the API
+    key's own organisation, for a person. ``None`` without the header."""
+    token = request.headers.get(CITIZEN_TOKEN_HEADER)
+    if token is None:
+        return None
+
+    def refused(why: str) -> InvalidPaymentRequestError:
+        return InvalidPaymentRequestError(
+            f"Invalid header value: {CITIZEN_TOKEN_HEADER}. {why}",
+            code="P0102",
+            header=CITIZEN_TOKEN_HEADER,
+        )
+
+    try:
+        verified = await runtime.tokens.at_resource(
+            token.strip(), scheme="bearer", proof=None, method=request.method, url=str(request.url)
+        )
+        record = verified.record
+        if record is None:
+            raise refused("The access token was not issued for a person.")
+        client = await runtime.clients.get(record.client_id)
+    except (OAuthError, ClientError):
+        raise refused("Send a current bearer access token issued to your service.") from None
+    # NOTE: a council may attach only a token issued to one of its own clients, so one
+    # council cannot tie payments to the citizens of another's sign-ins.
+    if client.organisation_id != account.org_id:
+        raise refused("The access token was issued to another organisation's service.")
+    return Citizen(record.account_id, verified.subject)
 
 
 async def _json(request: Request, code: str) -> Any:
@@ -162,8 +220,48 @@ async def create_payment(
     answers the original (200). Bearer API key."""
     key = idempotency_key(request.headers.get("idempotency-key"))
     new = NewPayment.parse(await _json(request, "P0197"), account.mode)
-    payment, created = await runtime.payments.payments.create(account, new, key)
+    citizen = await citizen_of(request, runtime, account)
+    payment, created = await runtime.payments.payments.create(account, new, key, citizen)
     return _payment(payment, runtime, 201 if created else 200)
+
+
+def _results(page: Any, items: list[dict[str, Any]], url: str, query: dict[str, str]) -> Response:
+    return JSONResponse(
+        {
+            "total": page.total,
+            "count": len(items),
+            "page": page.page,
+            "results": items,
+            "_links": page.links(url, query),
+        }
+    )
+
+
+@api.get("", summary="Search payments")
+async def search_payments(
+    request: Request, account: PaymentAccountDep, runtime: RuntimeDep
+) -> Response:
+    """The account's payments, newest first, filtered and paged as GOV.UK Pay's search.
+    Bearer API key."""
+    query = PaymentSearch.parse(request.query_params)
+    service = runtime.payments.payments
+    page = await service.search(account, query)
+    items = [payment.to_api(service.base_url) for payment in page.results]
+    return _results(page, items, f"{service.base_url}{PAYMENT_PATH}", query.query())
+
+
+@refunds_api.get("", summary="Search refunds")
+async def search_refunds(
+    request: Request, account: PaymentAccountDep, runtime: RuntimeDep
+) -> Response:
+    """The account's refunds, newest first, paged. Bearer API key."""
+    params = request.query_params
+    paging = Paging.parse(params, "P1101")
+    PaymentSearch.settled_range(params, "P1101")
+    service = runtime.payments.payments
+    page = await service.search_refunds(account, paging)
+    items = [refund.to_search_api(service.base_url) for refund in page.results]
+    return _results(page, items, f"{service.base_url}{REFUND_SEARCH_PATH}", paging.query())
 
 
 @api.get("/{payment_id}", summary="Get a payment")
@@ -246,6 +344,63 @@ async def get_refund(
     return JSONResponse(refund.to_api(service.base_url))
 
 
+class NewWebhook(BaseModel):
+    """A webhook to register for one council service's test or live account."""
+
+    org_id: str = Field(min_length=1, max_length=64)
+    service: str = Field(min_length=1, max_length=63)
+    mode: Mode = Mode.LIVE
+    callback_url: str = Field(min_length=1, max_length=2000)
+    description: str = Field(default="", max_length=255)
+    subscriptions: list[str] = Field(min_length=1, max_length=10)
+
+
+class WebhookStatus(BaseModel):
+    active: bool
+
+
+@admin.post("", status_code=201, summary="Register a payment webhook (admin token)")
+async def create_webhook(body: NewWebhook, actor: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Register a webhook; the answer holds its signing secret. Admin token."""
+    issued = await runtime.payments.webhooks.create(
+        body.org_id,
+        body.service,
+        body.mode,
+        body.callback_url,
+        body.subscriptions,
+        actor,
+        body.description,
+    )
+    return {**issued.webhook.to_api(), "signing_secret": issued.signing_secret}
+
+
+@admin.get("", summary="List payment webhooks (admin token)")
+async def list_webhooks(
+    _: AdminDep, runtime: RuntimeDep, org_id: str | None = None
+) -> dict[str, Any]:
+    """Every webhook, or one organisation's; never their secrets. Admin token."""
+    hooks: list[Webhook] = await runtime.payments.webhooks.all(org_id)
+    return {"webhooks": [hook.to_api() for hook in hooks]}
+
+
+@admin.get("/{webhook_id}", summary="Show a payment webhook and its attempts (admin token)")
+async def show_webhook(webhook_id: str, _: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """The webhook and its latest delivery attempts, newest first. Admin token."""
+    webhooks = runtime.payments.webhooks
+    hook = await webhooks.get(webhook_id)
+    return {**hook.to_api(), "attempts": await webhooks.attempts(webhook_id)}
+
+
+@admin.put("/{webhook_id}/status", summary="Activate or deactivate a webhook (admin token)")
+async def set_webhook_status(
+    webhook_id: str, body: WebhookStatus, actor: AdminDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Deactivate (nothing more is sent, queued messages included) or activate. Admin token."""
+    return (await runtime.payments.webhooks.set_active(webhook_id, body.active, actor)).to_api()
+
+
 router = APIRouter()
 router.include_router(api)
+router.include_router(refunds_api)
+router.include_router(admin)
 router.include_router(pages.router)

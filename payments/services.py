@@ -17,7 +17,16 @@ GOV.UK Pay public API behaviours followed here ("API reference"):
   the expiry is applied when the payment is next read, as one more checked transition;
 - refunds reserve their amount atomically against what is still available, so parallel
   refunds never return more than was paid; ``refund_amount_available`` that does not match
-  is ``P0604``.
+  is ``P0604``;
+- every move that GOV.UK Pay reports to webhooks queues the messages
+  (:mod:`payments.webhooks`); a payment of a signed-in citizen that succeeds hands a receipt
+  to the :class:`~payments.receipts.ReceiptSink`;
+- search (``GET /v1/payments``, ``GET /v1/refunds``) reads the account's index by creation
+  time, newest first, and filters as GOV.UK Pay does;
+- a mop-up (:meth:`PaymentService.expire_abandoned`, run by :mod:`payments.worker`) expires
+  abandoned payments from an index of unfinished ones, without waiting for a read.
+
+:class:`PaymentChecks` is what the delivery engine calls for "pay before submit" services.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.admin.models import Actor
 from gateway.core.clock import Clock
 from gateway.core.redis import RedisClient
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox, UnsealError
@@ -43,28 +53,36 @@ from payments.errors import (
     AccountNotConfiguredError,
     IdempotencyConflictError,
     IllegalTransitionError,
+    InvalidPaymentKeyRequestError,
     PaymentLinkError,
     PaymentNotFoundError,
+    PaymentRequiredError,
     RefundAmountMismatchError,
     RefundNotAvailableError,
 )
 from payments.keys import PaymentKeyService
 from payments.models import (
+    SERVICE_NAME,
     CardDetails,
+    Citizen,
     Mode,
     NewPayment,
+    Paging,
     Payment,
     PaymentAccount,
     PaymentEvent,
+    PaymentSearch,
     Refund,
     RefundRequest,
     RefundStatus,
+    SearchPage,
     new_pay_id,
     passes_luhn,
     pay_time,
 )
 from payments.providers import Authorisation, CardEntry, CardProvider, Outcome
 from payments.providers.sandbox import SandboxProvider
+from payments.receipts import NoReceipts, Receipt, ReceiptSink
 from payments.states import (
     AUTHORISE,
     CAPTURE,
@@ -81,7 +99,14 @@ from payments.states import (
     Status,
     Transition,
 )
-from payments.store import PaymentKeyStore, PaymentStore
+from payments.store import (
+    OPEN_SHARDS,
+    PaymentKeyStore,
+    PaymentStore,
+    ServiceSettingsStore,
+    WebhookStore,
+)
+from payments.webhooks import EVENTS_OF_TRANSITION, EventType, WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +114,8 @@ PAGE_PATH = "/pay"
 SYSTEM_ACTOR = "system:payments"
 PAYER_ACTOR = "payer"
 _DIGITS = re.compile(r"[0-9]+")
+MOP_UP_BATCH = 100  # unfinished payments looked at per shard per mop-up
+LOAD_BATCH = 500  # payments read in one pipelined round trip by search
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +178,9 @@ class PaymentService:
         box: SecretBox,
         providers: Mapping[Mode, CardProvider],
         *,
+        webhooks: WebhookService,
         base_url: str,
+        receipts: ReceiptSink | None = None,
         expiry_seconds: int = EXPIRY_SECONDS,
     ) -> None:
         self._store = store
@@ -159,16 +188,26 @@ class PaymentService:
         self._evidence = evidence
         self._box = box
         self._providers = dict(providers)
+        self._webhooks = webhooks
+        self.receipts: ReceiptSink = receipts or NoReceipts()
         self.base_url = base_url
         self._expiry = timedelta(seconds=expiry_seconds)
 
     # --- the API --------------------------------------------------------------------------
 
     async def create(
-        self, account: PaymentAccount, new: NewPayment, idempotency_key: str | None = None
+        self,
+        account: PaymentAccount,
+        new: NewPayment,
+        idempotency_key: str | None = None,
+        citizen: Citizen | None = None,
     ) -> tuple[Payment, bool]:
         """Create a payment; (payment, True) when this call made it, (the original, False)
-        when an ``Idempotency-Key`` repeat found it."""
+        when an ``Idempotency-Key`` repeat found it. ``citizen`` is the signed-in citizen it
+        is for, when the council sent their access token.
+
+        Without an ``Idempotency-Key`` this is one round trip to the store (the payment, its
+        first event and both indexes, pipelined) besides the evidence log."""
         provider = self._providers.get(account.mode)
         if provider is None:
             raise AccountNotConfiguredError(
@@ -203,6 +242,9 @@ class PaymentService:
             "created": now.isoformat(),
             "provider": provider.name,
         }
+        if citizen is not None:
+            doc["citizen"] = citizen.account_id
+            doc["subject"] = citizen.subject
         fields: dict[str, str | int] = {
             "doc": json.dumps(doc),
             "amount": new.amount,
@@ -214,12 +256,20 @@ class PaymentService:
             # when the page is first opened.
             "link": self._box.seal(token.encode(), context=f"payment-link:{payment_id}"),
         }
-        created = await self._store.create(payment_id, fields, _event(Status.CREATED, now))
-        payment = await self._read(payment_id)
-        if payment is None or payment.account_id != account.id:
-            raise PaymentNotFoundError("The payment could not be created. Try again.")
-        # Every holder of the claim indexes it (same member, same score): crash-safe.
-        await self._store.index(account.id, payment.id, int(payment.created.timestamp() * 1000))
+        created_ms = int(now.timestamp() * 1000)
+        if idempotency_key is None:
+            created = await self._store.create_indexed(
+                payment_id, account.id, created_ms, fields, _event(Status.CREATED, now)
+            )
+            payment = self._decode(payment_id, {k: str(v) for k, v in fields.items()})
+        else:
+            created = await self._store.create(payment_id, fields, _event(Status.CREATED, now))
+            found = await self._read(payment_id)
+            if found is None or found.account_id != account.id:
+                raise PaymentNotFoundError("The payment could not be created. Try again.")
+            payment = found
+            # Every holder of the claim indexes it (same member, same score): crash-safe.
+            await self._store.index(account.id, payment.id, int(payment.created.timestamp() * 1000))
         if created:
             await self._record(
                 account.actor,
@@ -228,6 +278,11 @@ class PaymentService:
                 {"account": account.id, "amount": new.amount},
             )
         return payment, created
+
+    async def find(self, payment_id: str) -> Payment | None:
+        """Any account's payment by id (for the gateway's own callers, never the API)."""
+        payment = await self._read(payment_id)
+        return None if payment is None else await self._expire_if_due(payment)
 
     async def get(self, account: PaymentAccount, payment_id: str) -> Payment:
         payment = await self._read(payment_id)
@@ -315,6 +370,9 @@ class PaymentService:
             payment.id,
             {"refund_id": refund.id, "amount": refund.amount},
         )
+        await self._store.index_refund(
+            account.id, payment.id, refund.id, int(self._clock.now().timestamp() * 1000)
+        )
         provider = self._providers[account.mode]
         accepted = await provider.refund(payment.provider_id or "", refund.id, refund.amount)
         settled = replace(refund, status=RefundStatus.SUCCESS if accepted else RefundStatus.ERROR)
@@ -327,6 +385,14 @@ class PaymentService:
             payment.id,
             {"refund_id": refund.id, "amount": refund.amount},
         )
+        if accepted:
+            await self._webhooks.emit(
+                account.id,
+                (EventType.REFUNDED,),
+                "refund",
+                settled.id,
+                settled.to_api(self.base_url),
+            )
         return settled
 
     async def refunds(self, account: PaymentAccount, payment_id: str) -> list[Refund]:
@@ -341,6 +407,56 @@ class PaymentService:
                 f"No refund has the id {refund_id!r} for this payment.", code="P0700"
             )
         return Refund.from_json(row)
+
+    async def search(self, account: PaymentAccount, query: PaymentSearch) -> SearchPage[Payment]:
+        """``GET /v1/payments``: the account's payments created in the date range, newest
+        first, that pass the filters; ``P0402`` for a page past the last.
+
+        # NOTE: every payment of the account in the date range is read (in pipelined
+        # batches) to count the matches; callers with many payments give a date range."""
+        low, high = query.paging.range_ms()
+        ids = await self._store.account_page(account.id, low, high)
+        matched: list[Payment] = []
+        for start in range(0, len(ids), LOAD_BATCH):
+            batch = ids[start : start + LOAD_BATCH]
+            for payment_id, fields in zip(batch, await self._store.load_many(batch), strict=True):
+                if fields:
+                    payment = await self._expire_if_due(self._decode(payment_id, fields))
+                    if query.matches(payment):
+                        matched.append(payment)
+        return _page(matched, query.paging, "P0402")
+
+    async def search_refunds(self, account: PaymentAccount, paging: Paging) -> SearchPage[Refund]:
+        """``GET /v1/refunds``: the account's refunds created in the date range, newest
+        first; ``P1100`` for a page past the last."""
+        low, high = paging.range_ms()
+        pairs = await self._store.account_refunds(account.id, low, high)
+        rows = await self._store.refunds_of(pairs)
+        return _page([Refund.from_json(row) for row in rows if row], paging, "P1100")
+
+    async def expire_abandoned(self) -> int:
+        """The mop-up: expire (``failed``, ``P0020``) every unfinished payment older than
+        the expiry, and drop finished ones from the index; how many it expired. Safe to run
+        in many processes at once: each expiry is the usual compare-and-set."""
+        cutoff_ms = int((self._clock.now() - self._expiry).timestamp() * 1000)
+        expired = 0
+        for shard in range(OPEN_SHARDS):
+            ids = await self._store.open_before(shard, cutoff_ms, MOP_UP_BATCH)
+            for payment_id, fields in zip(ids, await self._store.load_many(ids), strict=True):
+                if not fields:
+                    await self._store.finished(payment_id)
+                    continue
+                payment = self._decode(payment_id, fields)
+                if payment.status.finished:
+                    await self._store.finished(payment_id)
+                    continue
+                after = await self._expire_if_due(payment)
+                if after.status is not payment.status and after.code == EXPIRE.code:
+                    expired += 1
+                if after.status is Status.CAPTURABLE:
+                    # Held for the service to capture: GOV.UK Pay does not expire it.
+                    await self._store.finished(payment_id)
+        return expired
 
     # --- the hosted payment page ----------------------------------------------------------
 
@@ -463,7 +579,36 @@ class PaymentService:
         )
         fresh = await self._read(payment.id)
         assert fresh is not None
+        await self._after_move(fresh, transition)
         return fresh
+
+    async def _after_move(self, payment: Payment, transition: Transition) -> None:
+        """What follows a move: the unfinished index, webhooks, the citizen's receipt."""
+        if payment.status.finished:
+            await self._store.finished(payment.id)
+        await self._webhooks.emit(
+            payment.account_id,
+            EVENTS_OF_TRANSITION.get(transition.name, ()),
+            "payment",
+            payment.id,
+            payment.to_api(self.base_url),
+        )
+        if payment.citizen is not None and payment.status is Status.SUCCESS:
+            card = payment.card
+            await self.receipts.payment_received(
+                Receipt(
+                    payment_id=payment.id,
+                    account_id=payment.citizen.account_id,
+                    org_id=payment.org_id,
+                    service=payment.service,
+                    amount=payment.amount,
+                    reference=payment.reference,
+                    description=payment.description,
+                    paid_at=self._clock.now().isoformat(),
+                    card_brand=card.brand if card else None,
+                    last_digits=card.last_digits if card else None,
+                )
+            )
 
     async def _expire_if_due(self, payment: Payment) -> Payment:
         if payment.status not in IN_JOURNEY or self._clock.now() - payment.created < self._expiry:
@@ -492,7 +637,7 @@ class PaymentService:
 
     @staticmethod
     def _mode(payment: Payment) -> Mode:
-        return Mode(payment.account_id.rsplit(":", 1)[1])
+        return payment.mode
 
     @staticmethod
     def _with_address(result: Authorisation, payment: Payment) -> CardDetails:
@@ -514,6 +659,8 @@ class PaymentService:
             except UnsealError:
                 log.warning("payment link would not unseal", extra={"payment_id": payment_id})
         card = fields.get("card")
+        citizen = doc.get("citizen")
+        fee = fields.get("fee")
         return Payment(
             id=payment_id,
             account_id=doc["account"],
@@ -536,15 +683,139 @@ class PaymentService:
             refunded=int(fields.get("refunded", "0")),
             capture_submitted=fields.get("capture_submitted"),
             link=link,
+            citizen=Citizen(citizen, doc["subject"]) if citizen else None,
+            fee=int(fee) if fee is not None else None,
         )
+
+
+def _page(found: list[Any], paging: Paging, not_found_code: str) -> SearchPage[Any]:
+    page = SearchPage(
+        found[(paging.page - 1) * paging.display_size : paging.page * paging.display_size],
+        len(found),
+        paging.page,
+        paging.display_size,
+    )
+    if paging.page > page.last_page:
+        raise PaymentNotFoundError(
+            f"Page not found: there are {page.last_page} page(s) of results.",
+            code=not_found_code,
+            field="page",
+        )
+    return page
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePaymentSettings:
+    """A council service's payment settings: ``pay_before_submit`` makes its submissions
+    wait for a successful payment."""
+
+    org_id: str
+    service: str
+    pay_before_submit: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "org_id": self.org_id,
+            "service": self.service,
+            "pay_before_submit": self.pay_before_submit,
+        }
+
+
+class PaymentChecks:
+    """What the delivery engine asks of payments (DESIGN.md §5, "pay, then submit").
+
+    The delivery engine names a payment service by the council's organisation id and the
+    service name its payment API keys were issued for (``--service``); it calls
+    :meth:`require_payment` before accepting a submission to such a service, and keeps the
+    returned payment id with the submission. Setting a service with
+    ``govconnect payments services set --pay-before-submit`` is what turns the check on."""
+
+    def __init__(
+        self,
+        store: ServiceSettingsStore,
+        payments: PaymentService,
+        evidence: EvidenceLog,
+        organisations: OrganisationService,
+    ) -> None:
+        self._store = store
+        self._payments = payments
+        self._evidence = evidence
+        self._organisations = organisations
+
+    async def settings(self, org_id: str, service: str) -> ServicePaymentSettings:
+        raw = await self._store.get(org_id, service)
+        return ServicePaymentSettings(
+            org_id, service, bool(raw and raw.get("pay_before_submit", False))
+        )
+
+    async def set_pay_before_submit(
+        self, org_id: str, service: str, required: bool, actor: Actor
+    ) -> ServicePaymentSettings:
+        if not SERVICE_NAME.fullmatch(service):
+            raise InvalidPaymentKeyRequestError(
+                f"The service name {service!r} must start with a-z and use only a-z, 0-9 "
+                "and '-' (at most 63 characters)."
+            )
+        organisation = await self._organisations.get(org_id)
+        settings = ServicePaymentSettings(organisation.id, service, required)
+        await self._store.put(organisation.id, service, settings.to_json())
+        await self._evidence.record(
+            Event(
+                str(actor),
+                "payment-service.updated",
+                f"{organisation.id}:{service}",
+                settings.to_json(),
+            )
+        )
+        return settings
+
+    async def successful_payment(
+        self, payment_id: str, org_id: str, service: str, *, include_test: bool = False
+    ) -> Payment | None:
+        """The payment if it is a ``success`` of that council service (of its live account,
+        or its test account too with ``include_test``); ``None`` otherwise."""
+        if not payment_id or len(payment_id) > 64:
+            return None
+        payment = await self._payments.find(payment_id)
+        if payment is None:
+            return None
+        modes = {Mode.LIVE, Mode.TEST} if include_test else {Mode.LIVE}
+        if (
+            payment.org_id != org_id
+            or payment.service != service
+            or payment.mode not in modes
+            or payment.status is not Status.SUCCESS
+        ):
+            return None
+        return payment
+
+    async def require_payment(
+        self, org_id: str, service: str, payment_id: str | None, *, include_test: bool = False
+    ) -> Payment | None:
+        """``None`` when the service does not take payment first; otherwise the successful
+        payment named, or :class:`PaymentRequiredError`."""
+        if not (await self.settings(org_id, service)).pay_before_submit:
+            return None
+        payment = await self.successful_payment(
+            payment_id or "", org_id, service, include_test=include_test
+        )
+        if payment is None:
+            raise PaymentRequiredError(
+                "This service takes payment before submission: pay first, then submit with "
+                "the id of the successful payment."
+            )
+        return payment
 
 
 @dataclass(frozen=True, slots=True)
 class Payments:
-    """What the runtime holds of payments: API keys and the payment service."""
+    """What the runtime holds of payments: API keys, the payment service, webhooks and the
+    checks the delivery engine calls."""
 
     keys: PaymentKeyService
     payments: PaymentService
+    webhooks: WebhookService
+    checks: PaymentChecks
 
 
 def build_payments(
@@ -562,14 +833,21 @@ def build_payments(
         # NOTE: a development gateway takes "live" payments with the sandbox so the whole
         # journey can be tried with live keys; production never does.
         providers[Mode.LIVE] = sandbox
+    box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
+    store = PaymentStore(redis)
+    webhooks = WebhookService(WebhookStore(redis), clock, evidence, box, organisations)
+    payments = PaymentService(
+        store, clock, evidence, box, providers, webhooks=webhooks, base_url=settings.issuer
+    )
     return Payments(
-        keys=PaymentKeyService(PaymentKeyStore(redis), clock, evidence, organisations),
-        payments=PaymentService(
-            PaymentStore(redis),
+        keys=PaymentKeyService(
+            PaymentKeyStore(redis),
             clock,
             evidence,
-            SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME),
-            providers,
-            base_url=settings.issuer,
+            organisations,
+            rate_limit=settings.payments_rate_limit_per_second,
         ),
+        payments=payments,
+        webhooks=webhooks,
+        checks=PaymentChecks(ServiceSettingsStore(redis), payments, evidence, organisations),
     )

@@ -5,17 +5,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
 
+from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.organisations.models import NewOrganisation, OrganisationKind
 from gateway.runtime import Runtime
 from payments.models import Mode
+from payments.store import WebhookStore
+from payments.webhooks import WebhookService
 from tests.conftest import TEST_ACTOR
 from tests.support.web import Browser
 
+SPEC = Path(__file__).with_name("reference") / "govuk-pay-publicapi-openapi.json"
 SUCCESS_CARD = "4444333322221111"
 TEST_CARDS = (
     "4444333322221111",
@@ -102,3 +109,45 @@ def pay(browser: Browser, next_url: str, number: str = SUCCESS_CARD) -> httpx.Re
     return browser.client.post(
         f"/pay/{payment_id}/confirm", data={"csrf_token": browser.csrf}, follow_redirects=False
     )
+
+
+def own_queue(runtime: Runtime, name: str) -> WebhookService:
+    """Webhooks on a queue of the test's own, which the live gateways' workers do not read
+    (the registry is the runtime's)."""
+    return WebhookService(
+        WebhookStore(runtime.redis, name=name),
+        runtime.clock,
+        runtime.evidence,
+        SecretBox.load(runtime.settings.pki_dir / DATA_KEY_FILE_NAME),
+        runtime.organisations,
+    )
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The GOV.UK Pay specification, served (for the validator) at the gateway's issuer."""
+
+    openapi: OpenAPI
+    server: str
+
+    def check(
+        self, response: httpx.Response, pattern: str, *, as_status: int | None = None
+    ) -> None:
+        """Validate ``response`` (status, headers, body) against the operation at ``pattern``."""
+        request = response.request
+        self.openapi.validate_response(
+            MockRequest(
+                self.server,
+                request.method.lower(),
+                request.url.path,
+                path_pattern=pattern,
+                headers=dict(request.headers),
+                data=request.content,
+                args=dict(request.url.params),
+            ),
+            MockResponse(
+                response.content,
+                as_status or response.status_code,
+                content_type=response.headers.get("content-type", "application/json"),
+            ),
+        )

@@ -95,3 +95,68 @@ def test_a_bad_service_name_or_unknown_organisation_is_refused(
         check=False,
     )
     assert unknown.returncode != 0 and "organisation" in unknown.stderr.lower()
+
+
+async def test_webhooks_and_service_settings_are_managed_from_the_command_line(
+    env: dict[str, str], tmp_path: Path, runtime: Runtime
+) -> None:
+    keyed = await new_key(runtime)
+    base = ("payments", "webhooks")
+    created = json.loads(
+        run_cli(
+            env,
+            tmp_path,
+            *base,
+            "create",
+            "--org",
+            keyed.org_id,
+            "--service",
+            keyed.service,
+            "--url",
+            "https://ledger.anytown.gov.uk/events",
+            "--events",
+            "card_payment_succeeded,card_payment_refunded",
+            "--json",
+        ).stdout
+    )
+    assert created["mode"] == "live" and created["status"] == "active"
+    secret = created["signing_secret"]
+    listed = run_cli(env, tmp_path, *base, "list", "--org", keyed.org_id, "--json").stdout
+    assert [h["id"] for h in json.loads(listed)] == [created["id"]] and secret not in listed
+    shown = json.loads(run_cli(env, tmp_path, *base, "secret", created["id"], "--json").stdout)
+    assert shown["signing_secret"] == secret
+    off = json.loads(run_cli(env, tmp_path, *base, "deactivate", created["id"], "--json").stdout)
+    assert off["status"] == "inactive"
+    refused = run_cli(
+        env,
+        tmp_path,
+        *base,
+        "create",
+        "--org",
+        keyed.org_id,
+        "--service",
+        keyed.service,
+        "--url",
+        "http://ledger.anytown.gov.uk/events",
+        "--events",
+        "card_payment_succeeded",
+        check=False,
+    )
+    assert refused.returncode == 2 and "https" in refused.stderr
+    service = json.loads(
+        run_cli(
+            env,
+            tmp_path,
+            "payments",
+            "services",
+            "set",
+            "--org",
+            keyed.org_id,
+            "--service",
+            keyed.service,
+            "--pay-before-submit",
+            "--json",
+        ).stdout
+    )
+    assert service["pay_before_submit"] is True
+    assert (await runtime.payments.checks.settings(keyed.org_id, keyed.service)).pay_before_submit

@@ -1,12 +1,18 @@
 """The paying user's journey in Chromium with every sandbox test card, each page checked with
-axe-core; afterwards neither the Redis data (keys and the append-only file) nor the logs hold
-any full test card number."""
+axe-core, and the council's webhook receiving each outcome signed with ``Pay-Signature``
+(sent by the live gateway's own worker); afterwards neither the Redis data (keys and the
+append-only file) nor the logs hold any full test card number."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import re
 import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,11 +20,18 @@ import pytest
 import redis
 from playwright.sync_api import Page, expect
 
+from tests.gateway.delivery.receiver import Pushed, Receiver, running_receiver
 from tests.payments.support import TEST_CARDS, Keyed, page_path, payment_body
 from tests.support.browser import assert_accessible
 
 pytestmark = pytest.mark.browser
 
+# The webhook events each card's payment sends, as GOV.UK Pay maps them.
+EVENTS = {
+    "success": ["card_payment_succeeded", "card_payment_captured"],
+    "failed": ["card_payment_failed"],
+    "error": ["card_payment_failed"],
+}
 OUTCOMES = {
     "4444333322221111": ("success", None),
     "4242424242424242": ("success", None),
@@ -48,6 +61,43 @@ def _enter_card(page: Page, number: str, check: bool) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def _register(gateway_url: str, admin_headers: dict[str, str], keyed: Keyed, url: str) -> str:
+    """A webhook for every event; its signing secret."""
+    response = httpx.post(
+        f"{gateway_url}/admin/v1/payment-webhooks",
+        json={
+            "org_id": keyed.org_id,
+            "service": keyed.service,
+            "mode": "test",
+            "callback_url": url,
+            "subscriptions": [
+                "card_payment_succeeded",
+                "card_payment_captured",
+                "card_payment_failed",
+                "card_payment_expired",
+                "card_payment_refunded",
+            ],
+        },
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["signing_secret"])
+
+
+def _arrived(receiver: Receiver, count: int, within: float = 20.0) -> list[Pushed]:
+    deadline = time.monotonic() + within
+    while len(receiver.received) < count:
+        assert time.monotonic() < deadline, f"{len(receiver.received)} of {count} webhooks"
+        time.sleep(0.05)
+    return list(receiver.received)
+
+
 def _dump(client: redis.Redis) -> str:
     """Every value in the store, whatever its type (SCAN: tests only)."""
     parts: list[str] = []
@@ -74,14 +124,18 @@ def _append_only_files(client: redis.Redis) -> list[Path]:
     return [p for p in folder.rglob("*.aof*") if p.is_file()] if folder.is_dir() else []
 
 
-def test_every_test_card_in_chromium_and_no_card_number_is_kept_or_logged(
+def test_every_test_card_in_chromium_with_signed_webhooks_and_no_card_number_kept_or_logged(
     page: Page,
     gateway_url: str,
     keyed: Keyed,
     redis_url: str,
+    admin_headers: dict[str, str],
+    receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    secret = _register(gateway_url, admin_headers, keyed, receiver.url)
+    expected: list[tuple[str, str, str]] = []  # (payment id, event type, status)
     for index, number in enumerate(TEST_CARDS):
         reference = f"ref-{secrets.token_hex(4)}"
         created = _create(gateway_url, keyed, reference)
@@ -113,6 +167,22 @@ def test_every_test_card_in_chromium_and_no_card_number_is_kept_or_logged(
         ).json()
         assert got["state"]["status"] == status and got["state"].get("code") == code
         assert got["card_details"]["last_digits_card_number"] == number[-4:]
+        expected += [(str(created["payment_id"]), event, status) for event in EVENTS[status]]
+
+    # Each outcome reached the council's webhook, signed with the webhook's secret.
+    received: list[tuple[str, str, str]] = []
+    for sent in _arrived(receiver, len(expected)):
+        wanted = hmac.new(secret.encode(), sent.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(sent.headers["pay-signature"], wanted), "Pay-Signature"
+        message = json.loads(sent.body)
+        assert message["api_version"] == 1 and message["resource_type"] == "payment"
+        resource = message["resource"]
+        assert resource["payment_id"] == message["resource_id"]
+        assert "next_url" not in resource["_links"]
+        received.append(
+            (message["resource_id"], message["event_type"], resource["state"]["status"])
+        )
+    assert sorted(received) == sorted(expected)
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
