@@ -71,6 +71,8 @@ from messaging.models import (
     ATTACHMENT_PREFIX,
     CONVERSATION_PREFIX,
     MAX_BODY,
+    MAX_REFERENCE,
+    MAX_SUBJECT,
     MESSAGE_PREFIX,
     TEAM_PREFIX,
     AttachmentInfo,
@@ -96,6 +98,7 @@ from messaging.models import (
     retention,
 )
 from messaging.store import MessagingStore
+from payments.receipts import Receipt
 from trust_levels.agents.models import UsableClient
 from trust_levels.assurance import Assurance
 from trust_levels.businesses.errors import BusinessError
@@ -113,6 +116,10 @@ _LOWEST = Vector(CredentialStrength.LOW)
 
 
 # --- what this package needs of others -----------------------------------------------------
+
+
+# The sender a payment receipt names: the payments service itself, not a council's client.
+RECEIPT_SENDER = "govconnect-payments"
 
 
 class Accounts(Protocol):
@@ -311,6 +318,39 @@ class Messaging:
         return found
 
     # --- the subject directory ------------------------------------------------------------
+
+    async def payment_received(self, receipt: Receipt) -> None:
+        """A receipt in the citizen's inbox for a payment they made signed in (DESIGN.md §5),
+        from the paid organisation's team for that service (else any of its teams); once per
+        payment, whatever the retries (the payment id is the Idempotency-Key)."""
+        teams = [t for t in await self.teams() if t.organisation_id == receipt.org_id]
+        team = next((t for t in teams if t.service == receipt.service), teams[0] if teams else None)
+        if team is None:
+            # NOTE: an organisation with no messaging team has nowhere to write from; the
+            # payment itself, its events and the council's webhook are unaffected.
+            return
+        sector = recipient_sector(receipt.org_id)
+        sub = self._subjects.subject(sector, receipt.account_id)
+        await self._store.remember_subject(sector, sub, receipt.account_id)
+        pounds = f"£{receipt.amount // 100:,}.{receipt.amount % 100:02d}"
+        card = (
+            f" with {receipt.card_brand} ending {receipt.last_digits}"
+            if receipt.last_digits
+            else ""
+        )
+        request = NewConversation(
+            team=team.id,
+            to=Recipient(sub=sub),
+            subject=f"Payment received: {receipt.description}"[:MAX_SUBJECT],
+            reference=receipt.reference[:MAX_REFERENCE],
+            body=(
+                f"We received your payment of {pounds}{card} on {receipt.paid_at[:10]} for "
+                f"{receipt.description} (reference {receipt.reference}). Keep this message as "
+                "your receipt."
+            ),
+        )
+        council = Council(RECEIPT_SENDER, receipt.org_id)
+        await self.send(council, request, [], f"payment-receipt:{receipt.payment_id}")
 
     async def signed_in(self, client: Client, account_id: str) -> None:
         """A person signed in to a council's client (the authorization endpoint issued a

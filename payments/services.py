@@ -824,6 +824,7 @@ def build_payments(
     clock: Clock,
     evidence: EvidenceLog,
     organisations: OrganisationService,
+    receipts: ReceiptSink | None = None,
 ) -> Payments:
     """Build the payment services on the store. Test keys use the sandbox; live keys use it
     too in development, and have no provider in production until a real one is configured."""
@@ -837,7 +838,14 @@ def build_payments(
     store = PaymentStore(redis)
     webhooks = WebhookService(WebhookStore(redis), clock, evidence, box, organisations)
     payments = PaymentService(
-        store, clock, evidence, box, providers, webhooks=webhooks, base_url=settings.issuer
+        store,
+        clock,
+        evidence,
+        box,
+        providers,
+        webhooks=webhooks,
+        base_url=settings.issuer,
+        receipts=receipts,
     )
     return Payments(
         keys=PaymentKeyService(
