@@ -13,7 +13,6 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -36,15 +35,18 @@ NEXT = re.compile(r'name="next" value="([^"]+)"')
 PASSWORD = "benchmark passphrase 2026"  # noqa: S105 - throwaway accounts in a temp store
 
 
+class SignInError(Exception):
+    """A sign-in that did not end with tokens (counted as an error, not fatal)."""
+
+
 @dataclass
 class Setup:
     rp: RelyingParty
     emails: list[str]
 
 
-async def prepare(workdir: Path, accounts: int) -> Setup:
+async def prepare(settings: Settings, accounts: int) -> Setup:
     """A first-party client (no consent page) and ``accounts`` verified accounts."""
-    settings = Settings(data_dir=workdir / "var", pki_dir=workdir / "pki")
     emails = [f"signin-{i}@example.org" for i in range(accounts)]
     async with open_runtime(settings) as runtime:
         organisation = await new_organisation(runtime)
@@ -76,7 +78,7 @@ async def one_sign_in(client: httpx.AsyncClient, setup: Setup, email: str) -> fl
     page = await _follow(client, await client.get(authorize_path(params)))
     csrf, next_path = CSRF.search(page.text), NEXT.search(page.text)
     if csrf is None or next_path is None:
-        raise RuntimeError(f"no sign-in form at {page.url} ({page.status_code})")
+        raise SignInError(f"no sign-in form at {page.url} ({page.status_code})")
     form = {
         "csrf_token": csrf.group(1),
         "email": email,
@@ -87,7 +89,7 @@ async def one_sign_in(client: httpx.AsyncClient, setup: Setup, email: str) -> fl
     location = answer.headers.get("location", "")
     code = parse_qs(urlsplit(location).query).get("code")
     if not location.startswith(REDIRECT_URI) or not code:
-        raise RuntimeError(f"sign-in ended at {answer.status_code} {location[:120]}")
+        raise SignInError(f"sign-in ended at {answer.status_code} {location[:120]}")
     assert setup.rp.secret is not None
     token = await client.post(
         "/token",
@@ -100,22 +102,30 @@ async def one_sign_in(client: httpx.AsyncClient, setup: Setup, email: str) -> fl
         auth=(setup.rp.client_id, setup.rp.secret),
     )
     if token.status_code != 200 or "id_token" not in token.json():
-        raise RuntimeError(f"code exchange answered {token.status_code}: {token.text[:200]}")
+        raise SignInError(f"code exchange answered {token.status_code}: {token.text[:200]}")
     return time.perf_counter() - started
 
 
-async def drive(base_url: str, setup: Setup, seconds: float, concurrency: int) -> list[float]:
-    """Sign in over and over from ``concurrency`` browsers for ``seconds``; the latencies."""
+async def drive(
+    base_url: str, setup: Setup, seconds: float, concurrency: int
+) -> tuple[list[float], int]:
+    """Sign in over and over from ``concurrency`` browsers for ``seconds``; the latencies
+    of the sign-ins that succeeded and how many failed."""
     latencies: list[float] = []
+    errors = 0
     deadline = time.perf_counter() + seconds
 
     async def browser(index: int) -> None:
+        nonlocal errors
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             n = index
             while time.perf_counter() < deadline:
                 email = setup.emails[n % len(setup.emails)]
-                latencies.append(await one_sign_in(client, setup, email))
+                try:
+                    latencies.append(await one_sign_in(client, setup, email))
+                except (SignInError, httpx.HTTPError):
+                    errors += 1
                 n += concurrency
 
     await asyncio.gather(*(browser(i) for i in range(concurrency)))
-    return latencies
+    return latencies, errors

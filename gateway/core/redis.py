@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,16 +28,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
+import redis.asyncio.client
 import redis.asyncio.cluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ClusterDownError, SlotNotCoveredError
 
-from gateway.core.errors import ConfigurationError
+from gateway.core.errors import ConfigurationError, StoreUnavailableError
 from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RedisClient: TypeAlias = "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster"
+RedisPipeline: TypeAlias = "redis.asyncio.client.Pipeline | redis.asyncio.cluster.ClusterPipeline"
+
+# What a cluster answers while a master is failed over (its slots briefly without a server):
+# like a lost connection, a reason to answer 503 and retry, never a bug.
+FAILOVER_ERRORS: tuple[type[Exception], ...] = (ClusterDownError, SlotNotCoveredError)
 
 
 class StoreKind(StrEnum):
@@ -185,6 +193,10 @@ class EmbeddedRedis:
                 "appendfsync always",
                 'appendfilename "appendonly.aof"',
                 'save ""',
+                # A session hash holds values up to ~200 bytes (user agent, factor times):
+                # keeping such hashes in the compact encoding takes an idle session from
+                # ~1.6 KB to well under 1 KB (docs/performance.md, "sessions").
+                "hash-max-ziplist-value 256",
                 "daemonize no",
                 f'pidfile "{self.directory / "redis.pid"}"',
                 f'logfile "{self.directory / "redis.log"}"',
@@ -252,15 +264,131 @@ def connect(target: StoreTarget, settings: Settings) -> RedisClient:
 
     Strings are decoded as UTF-8: every value the gateway stores is text (JSON, ids,
     base64url); binary payloads are encoded before they reach the store.
+
+    On a cluster a failed command is retried ``CLUSTER_RETRIES`` times, each after the
+    client has fetched the slot map again (redis-py's cluster client refreshes its topology on
+    a connection error, ``CLUSTERDOWN`` or a ``MOVED`` answer), so a request that meets a master
+    being failed over either lands on the promoted replica or gets a 503 it can retry.
     """
-    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3)
     common: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": settings.redis_timeout_seconds,
         "socket_connect_timeout": settings.redis_timeout_seconds,
-        "retry": retry,
         "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
     }
     if target.kind is StoreKind.CLUSTER:
-        return redis.asyncio.cluster.RedisCluster.from_url(target.url, **common)
-    return redis.asyncio.Redis.from_url(target.url, health_check_interval=15, **common)
+        cluster = redis.asyncio.cluster.RedisCluster.from_url(
+            target.url,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=CLUSTER_RETRIES),
+            # A MOVED answer means the slot map changed (a failover, a resharding): fetch the
+            # whole map at once instead of learning it one slot at a time.
+            reinitialize_steps=1,
+            **common,
+        )
+        _pop_routing_keys_in_transactions(cluster)
+        return cluster
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3)
+    return redis.asyncio.Redis.from_url(target.url, health_check_interval=15, retry=retry, **common)
+
+
+async def open_client(target: StoreTarget, settings: Settings) -> RedisClient:
+    """:func:`connect`, and on a cluster learn its slot map before the client is shared.
+
+    redis-py's async cluster client discovers the nodes on its first command; several first
+    commands at once (a gateway's workers and its first requests, as it starts) close each
+    other's fresh connections mid-discovery (``ConnectionError``, ``'NoneType' object has no
+    attribute 'writelines'``). One discovery up front avoids the race.
+    """
+    client = connect(target, settings)
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        await client.initialize()
+    return client
+
+
+# Failing over takes the cluster's node timeout plus an election; each retry refreshes the
+# slot map first, so a handful covers the moment a request meets, without holding it long.
+CLUSTER_RETRIES = 5
+
+
+def _pop_routing_keys_in_transactions(cluster: redis.asyncio.cluster.RedisCluster) -> None:
+    """Let the response callbacks run inside a cluster ``MULTI``/``EXEC``.
+
+    redis-py 8.1's async cluster transaction hands each command's options to its response
+    callback without removing ``keys`` (the routing hint some commands carry, e.g. ``DEL`` and
+    ``HEXISTS``), as its other paths do, so ``bool(answer, keys=...)`` raises ``TypeError``.
+    Wrapping the callbacks to drop the hint is harmless on every other path.
+    """
+
+    def dropping_keys(callback: Callable[..., Any]) -> Callable[..., Any]:
+        def call(response: Any, **options: Any) -> Any:
+            options.pop("keys", None)
+            return callback(response, **options)
+
+        return call
+
+    cluster.response_callbacks = {
+        command: dropping_keys(callback) for command, callback in cluster.response_callbacks.items()
+    }
+
+
+async def queue_script(
+    pipe: RedisPipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+) -> None:
+    """Queue a registered Lua script in a (non-transactional) pipeline, on any store.
+
+    On a single server the script goes by its SHA (redis-py loads it first if the server lacks
+    it). redis-py's cluster pipeline refuses ``EVALSHA``, since the node a slot lives on may not
+    have the script cached, so there the body goes with ``EVAL`` (Redis caches it by SHA).
+    The script's keys must share one slot, as every multi-key command's must (DESIGN.md §1.3).
+    """
+    if isinstance(pipe, redis.asyncio.cluster.ClusterPipeline):
+        pipe.eval(script.script, len(keys), *keys, *args)  # type: ignore[arg-type]
+        return
+    await script(keys=keys, args=args, client=pipe)
+
+
+async def execute_replicated(
+    pipe: RedisPipeline, settings: Settings, keys: Sequence[str]
+) -> list[Any]:
+    """Run a non-transactional pipeline of writes that must not be lost, then ``WAIT``.
+
+    Redis replicates asynchronously: a master can acknowledge a write and die before any
+    replica has it, and the promoted replica then never had it. With
+    ``GOVCONNECT_REDIS_WAIT_REPLICAS`` = N > 0, each master holding one of ``keys`` is sent
+    ``WAIT N timeout`` on the connection that carried the writes (``WAIT`` counts that
+    connection's writes only), and the results come back only once N replicas of each have
+    them. Fewer in time raises :class:`StoreUnavailableError` (503): the writes may still
+    survive, so the caller must not acknowledge them, and the client's retry with the same
+    ``Idempotency-Key`` finds them or writes them again. With N = 0 (the default, and always
+    for the embedded server) it is ``pipe.execute()``.
+
+    Returns the pipeline's results without the ``WAIT`` answers.
+    """
+    replicas = settings.redis_wait_replicas
+    if replicas <= 0:
+        return list(await pipe.execute())
+    timeout_ms = settings.redis_wait_timeout_ms
+    if isinstance(pipe, redis.asyncio.cluster.ClusterPipeline):
+        masters = {
+            node.name: node
+            for node in map(pipe.cluster_client.get_node_from_key, keys)
+            if node is not None
+        }
+        for node in masters.values():
+            pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
+        waits = len(masters)
+    else:
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        waits = 1
+    results = list(await pipe.execute())
+    acknowledged = results[len(results) - waits :]
+    if any(int(count) < replicas for count in acknowledged):
+        log.warning(
+            "writes not confirmed by enough replicas",
+            extra={"wanted": replicas, "confirmed": acknowledged},
+        )
+        raise StoreUnavailableError(
+            "The store did not confirm the write on enough replicas in time. Retry with the "
+            "same Idempotency-Key."
+        )
+    return results[: len(results) - waits]

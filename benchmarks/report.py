@@ -1,0 +1,339 @@
+"""What a run shows: targets and the verdict on each, the terminal table (rich), the section
+of docs/performance.md between its markers, and the PNG chart (matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from benchmarks.stats import Target, ratio
+
+MAIN = "1 worker, embedded Redis"
+TIMES = "\u00d7"  # the multiplication sign, as in "0.73 times the peer"
+DOC_START, DOC_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+# Issue 9's targets on this 2-core machine (the token ones are issue 4's, against the peer).
+TARGETS: dict[str, Target] = {
+    "login": Target("≥ 30 sign-ins/s per worker (argon2id m=19 MiB t=2)", min_ops_per_s=30),
+    "submit": Target("≥ 1,000/s, p99 < 50 ms, durable", min_ops_per_s=1000, max_p99_ms=50),
+    "deliver": Target("p99 < 250 ms at 1,000/s", max_p99_ms=250),
+    "inbox-open": Target("≥ 2,000/s, p99 < 20 ms at 100 readers", 2000, 20),
+    "pay-create": Target("≥ 1,000/s, p99 < 50 ms", min_ops_per_s=1000, max_p99_ms=50),
+    "sessions": Target("< 1 KB of Redis memory per idle session", max_bytes_per_item=1024),
+}
+PEER_TARGET = f"≥ 1.0{TIMES} oidc-provider per worker, p99 < 50 ms at 32 connections"
+SCALING_TARGET = 1.6
+DELIVER_RATE = 1000.0
+PUBLISHED = (
+    (
+        "Keycloak sizing guide",
+        "15 password logins/s and 120 client-credentials grants/s per vCPU",
+    ),
+    ("X-Road field report", "about 110 transactions/s on two 32-core security servers"),
+)
+# Heading, key, format.
+COLUMNS = (
+    ("ops/s", "ops_per_s", ",.1f"),
+    ("p50 ms", "p50_ms", ",.1f"),
+    ("p95 ms", "p95_ms", ",.1f"),
+    ("p99 ms", "p99_ms", ",.1f"),
+    ("errors", "errors", ","),
+    ("CPU s/1k", "server_cpu_s_per_1000", ".3f"),
+    ("Redis CPU s/1k", "redis_cpu_s_per_1000", ".3f"),
+    ("RSS MB", "server_rss_mb", ",.1f"),
+    ("Redis B/item", "redis_bytes_per_item", ",.0f"),
+    ("gen CPU s/1k", "generator_cpu_s_per_1000", ".3f"),
+)
+
+
+def cell(value: Any, spec: str = "") -> str:
+    """A figure as the tables print it; a dash for one not measured."""
+    if value is None:
+        return "—"
+    return format(value, spec)
+
+
+def find(rows: list[dict[str, Any]], workload: str, config: str = MAIN) -> dict[str, Any] | None:
+    return next((r for r in rows if r["workload"] == workload and r["config"] == config), None)
+
+
+def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per target: the workload, the target, what was measured, and whether it was
+    met (None when it could not be measured in this run)."""
+    rows: list[dict[str, Any]] = report["workloads"]
+    peer = report.get("peer")
+    lines = []
+    for name in ("token-cc-secret", "token-cc-jwt"):
+        measured = find(rows, name)
+        if measured is None:
+            continue
+        versus = ratio(measured["ops_per_s"], peer["ops_per_s"]) if peer else None
+        met = None if versus is None else versus >= 1.0 and measured["p99_ms"] < 50
+        lines.append(
+            {
+                "workload": name,
+                "target": PEER_TARGET,
+                "measured": f"{versus if versus is not None else '—'}{TIMES} the peer, "
+                f"p99 {measured['p99_ms']} ms",
+                "met": met,
+            }
+        )
+    for name, target in TARGETS.items():
+        measured = find(rows, name)
+        if measured is None or measured.get("available") is False:
+            note = measured.get("note", "not run") if measured else "not run"
+            lines.append({"workload": name, "target": target.text, "measured": note, "met": None})
+            continue
+        met = target.met(
+            measured.get("ops_per_s"), measured.get("p99_ms"), measured.get("redis_bytes_per_item")
+        )
+        if name == "deliver" and met is not None:
+            met = met and measured["errors"] == 0 and measured["offered_per_s"] >= DELIVER_RATE
+        lines.append(
+            {"workload": name, "target": target.text, "measured": summary(measured), "met": met}
+        )
+    for name in ("token-cc-secret", "submit"):
+        for store in ("embedded Redis", "external redis-server"):
+            one = find(rows, name, f"1 worker, {store}")
+            two = find(rows, name, f"2 workers, {store}")
+            if one is None or two is None:
+                continue
+            scale = ratio(two["ops_per_s"], one["ops_per_s"])
+            lines.append(
+                {
+                    "workload": f"{name}, 1 → 2 workers ({store})",
+                    "target": f"≥ {SCALING_TARGET}{TIMES} throughput",
+                    "measured": f"{scale}{TIMES} "
+                    f"({one['ops_per_s']:,.0f} → {two['ops_per_s']:,.0f}/s)",
+                    "met": None if scale is None else scale >= SCALING_TARGET,
+                }
+            )
+    return lines
+
+
+def summary(r: dict[str, Any]) -> str:
+    if r["workload"] == "sessions":
+        return (
+            f"{cell(r['redis_bytes_per_item'], ',.0f')} bytes per session ({r['ops']:,} sessions)"
+        )
+    text = f"{r['ops_per_s']:,.1f}/s, p99 {r['p99_ms']} ms"
+    if r.get("errors"):
+        text += f", {r['errors']} errors"
+    if r["workload"] == "deliver":
+        text += f" at {r['offered_per_s']:,.0f}/s offered"
+    return text
+
+
+def mark(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "—"}[met]
+
+
+# --- terminal ----------------------------------------------------------------------------
+
+
+def table(rows: list[dict[str, Any]], title: str = "GovConnect benchmark") -> Table:
+    out = Table(title=title, header_style="bold")
+    out.add_column("workload")
+    out.add_column("configuration")
+    for heading, _, _ in COLUMNS:
+        out.add_column(heading, justify="right")
+    for r in rows:
+        if r.get("available") is False:
+            out.add_row(r["workload"], r["config"], r["note"], *[""] * (len(COLUMNS) - 1))
+            continue
+        out.add_row(r["workload"], r["config"], *(cell(r.get(k), f) for _, k, f in COLUMNS))
+    return out
+
+
+def verdict_table(report: dict[str, Any]) -> Table:
+    out = Table(title="Targets", header_style="bold")
+    for heading in ("workload", "target", "measured", "verdict"):
+        out.add_column(heading)
+    colours = {True: "green", False: "red", None: "dim"}
+    for line in verdicts(report):
+        met = line["met"]
+        out.add_row(
+            line["workload"],
+            line["target"],
+            line["measured"],
+            f"[{colours[met]}]{mark(met).strip('*')}[/]",
+        )
+    return out
+
+
+# --- docs/performance.md -------------------------------------------------------------------
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    rows: list[dict[str, Any]] = report["workloads"]
+    peer = report.get("peer")
+    lines = [
+        f"Run of {report['date']} (commit `{report['commit']}`) on {m['nproc']} cores "
+        f"({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}, Python "
+        f"{m['python']}, Node.js {m['node']}, {m['wrk']}, Redis {m['redis']}. Generator and "
+        "servers share the machine; its one-minute load average was "
+        f"{report['load_average'][0]} before the run and {report['load_average'][1]} after. "
+        f"The whole run took {report['duration_s'] / 60:.1f} minutes.",
+        "",
+        "### Against the targets",
+        "",
+        "| workload | target | measured (1 worker, embedded Redis) | verdict |",
+        "|---|---|---|---|",
+    ]
+    for line in verdicts(report):
+        lines.append(
+            f"| {line['workload']} | {line['target']} | {line['measured']} | {mark(line['met'])} |"
+        )
+    if peer:
+        secret = find(rows, "token-cc-secret")
+        versus = ratio(secret["ops_per_s"], peer["ops_per_s"]) if secret else None
+        lines += [
+            "",
+            f"**Peer, same run:** oidc-provider {peer['version']} issued "
+            f"{peer['ops_per_s']:,.1f} tokens/s (p99 {peer['p99_ms']} ms, "
+            f"{peer['server_cpu_s_per_1000']} CPU s per 1,000) under the same wrk script; "
+            f"token-cc-secret ÷ oidc-provider = **{versus}**.",
+        ]
+    lines += [
+        "",
+        "**Published figures beside ours** (no peer runs here for these): "
+        + "; ".join(f"{who}: {what}" for who, what in PUBLISHED)
+        + ". "
+        + published_comparison(rows, m["nproc"]),
+        "",
+        "### Every measurement",
+        "",
+        "| workload | configuration | " + " | ".join(heading for heading, _, _ in COLUMNS) + " |",
+        "|---|---|" + "--:|" * len(COLUMNS),
+    ]
+    for r in [*rows, *([peer_row(peer)] if peer else [])]:
+        if r.get("available") is False:
+            lines.append(
+                f"| {r['workload']} | {r['config']} | {r['note']} |" + " |" * (len(COLUMNS) - 1)
+            )
+            continue
+        values = " | ".join(cell(r.get(k), f) for _, k, f in COLUMNS)
+        lines.append(f"| {r['workload']} | {r['config']} | {values} |")
+    lines += [
+        "",
+        "Columns: CPU seconds per 1,000 operations for all the gateway's processes and for "
+        "Redis, the gateway's resident memory after the run, Redis's `used_memory` growth per "
+        "stored item (— where an operation stores nothing), and the generator's own CPU "
+        "seconds per 1,000 operations.",
+        "",
+        "![Throughput and p99 per workload](../benchmarks/results/latest.png)",
+    ]
+    profile = report.get("profile")
+    if profile:
+        lines += [
+            "",
+            f"### Profile of the slowest workload: {profile['workload']}",
+            "",
+            f"py-spy at 200 Hz on the gateway process during a {profile['seconds']:.0f} s run "
+            f"of {profile['workload']} ({profile['why']}): {profile['samples']:,} samples "
+            f"working, {profile.get('waiting_samples', 0):,} with the event loop waiting. "
+            "Shares of the working samples. Own: the function itself was running; total: it "
+            "was anywhere on the stack.",
+            "",
+            "| function | own | total |",
+            "|---|--:|--:|",
+        ]
+        for spot in profile["hotspots"]:
+            frame = spot["frame"].replace("|", "\\|")
+            lines.append(f"| `{frame}` | {spot['own']:.1%} | {spot['total']:.1%} |")
+    return "\n".join(lines)
+
+
+def published_comparison(rows: list[dict[str, Any]], cores: int) -> str:
+    """Our per-core figures in the published figures' units."""
+    parts = []
+    login = find(rows, "login")
+    if login and login.get("ops_per_s"):
+        parts.append(
+            f"login here: {login['ops_per_s'] / cores:,.1f} sign-ins/s per core "
+            f"({login['ops_per_s'] / cores / 15:.1f}{TIMES} Keycloak's per-vCPU figure)"
+        )
+    secret = find(rows, "token-cc-secret")
+    if secret and secret.get("ops_per_s"):
+        parts.append(
+            f"client credentials: {secret['ops_per_s'] / cores:,.0f} tokens/s per core "
+            f"({secret['ops_per_s'] / cores / 120:.0f}{TIMES} Keycloak's)"
+        )
+    submit = find(rows, "submit")
+    if submit and submit.get("ops_per_s"):
+        parts.append(
+            f"submissions: {submit['ops_per_s']:,.0f}/s on {cores} cores against X-Road's 110/s "
+            "on 64 (X-Road's transactions are signed by both sides and time-stamped, so this "
+            "is an order of magnitude, not a like-for-like ratio)"
+        )
+    return ("Per core, " + "; ".join(parts) + ".") if parts else ""
+
+
+def peer_row(peer: dict[str, Any]) -> dict[str, Any]:
+    return {**peer, "workload": f"peer oidc-provider {peer['version']}", "config": "Node.js"}
+
+
+def update_doc(doc: Path, text: str) -> bool:
+    """Replace what lies between the markers of ``doc``; False if it has none."""
+    if not doc.exists():
+        return False
+    content = doc.read_text()
+    start, end = content.find(DOC_START), content.find(DOC_END)
+    if start < 0 or end < start:
+        return False
+    doc.write_text(content[: start + len(DOC_START)] + "\n" + text + "\n" + content[end:])
+    return True
+
+
+# --- the chart -----------------------------------------------------------------------------
+
+
+def chart(report: dict[str, Any], path: Path) -> None:
+    """Throughput (log scale) and p99 per measured workload, targets drawn beside them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [
+        r
+        for r in report["workloads"]
+        if r.get("available") is not False and r.get("ops_per_s") is not None
+    ]
+    if report.get("peer"):
+        rows.append(peer_row(report["peer"]))
+    labels = [
+        r["workload"] if r["config"] == MAIN else f"{r['workload']}\n({r['config']})" for r in rows
+    ]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(15, 0.45 * len(rows) + 2))
+    positions = range(len(rows))
+    colours = ["#b1b4b6" if r["workload"].startswith("peer") else "#1d70b8" for r in rows]
+    left.barh(positions, [r["ops_per_s"] for r in rows], color=colours)
+    left.set_xscale("log")
+    left.set_xlabel("operations per second (log scale)")
+    right.barh(positions, [r["p99_ms"] for r in rows], color=colours)
+    right.set_xscale("log")
+    right.set_xlabel("p99 latency, ms (log scale)")
+    for axis in (left, right):
+        axis.set_yticks(list(positions), labels, fontsize=8)
+        axis.invert_yaxis()
+    peer = report.get("peer")
+    for n, r in enumerate(rows):
+        target = TARGETS.get(r["workload"])
+        floor, ceiling = (target.min_ops_per_s, target.max_p99_ms) if target else (None, None)
+        if r["workload"].startswith("token-cc") and r["config"] == MAIN and peer:
+            floor, ceiling = peer["ops_per_s"], 50.0
+        if floor:
+            left.plot([floor] * 2, [n - 0.4, n + 0.4], color="#d4351c", lw=2)
+        if ceiling:
+            right.plot([ceiling] * 2, [n - 0.4, n + 0.4], color="#d4351c", lw=2)
+    figure.suptitle(
+        f"GovConnect, {report['date']} ({report['machine']['nproc']} cores); red: target"
+    )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,145 @@
+"""What a run shows: each target judged from the run's own figures (the peer ratio from the
+same run, scaling from the same store), py-spy's stacks reduced to hotspots, and the section
+of docs/performance.md replaced between its markers and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.profile import hotspots
+from benchmarks.report import DOC_END, DOC_START, markdown, update_doc, verdicts
+
+MAIN = "1 worker, embedded Redis"
+
+
+def _row(workload: str, ops: float, p99: float, config: str = MAIN, **extra: Any) -> dict[str, Any]:
+    return {
+        "workload": workload,
+        "config": config,
+        "ops_per_s": ops,
+        "p50_ms": 1.0,
+        "p95_ms": 2.0,
+        "p99_ms": p99,
+        "max_ms": p99,
+        "errors": 0,
+        "ops": int(ops * 10),
+        "server_cpu_s_per_1000": 0.2,
+        "redis_cpu_s_per_1000": 0.01,
+        "server_rss_mb": 130.0,
+        "redis_bytes_per_item": None,
+        "generator_cpu_s_per_1000": 0.01,
+        **extra,
+    }
+
+
+def _report(rows: list[dict[str, Any]], peer_ops: float | None = 5000.0) -> dict[str, Any]:
+    return {
+        "date": "2026-11-28 05:00 UTC",
+        "commit": "abc1234",
+        "machine": {
+            "nproc": 2,
+            "cpu_model": "AMD EPYC",
+            "memory_gib": 23.5,
+            "kernel": "6.1",
+            "python": "3.11.7",
+            "node": "v20",
+            "wrk": "wrk 4.1.0",
+            "redis": "7.0.15",
+        },
+        "load_average": [1.0, 2.0],
+        "duration_s": 420.0,
+        "workloads": rows,
+        "peer": None if peer_ops is None else {**_row("peer", peer_ops, 20.0), "version": "9.13.3"},
+        "profile": None,
+    }
+
+
+def _verdict(report: dict[str, Any], workload: str) -> dict[str, Any]:
+    return next(v for v in verdicts(report) if v["workload"] == workload)
+
+
+def test_the_token_target_is_the_peer_rate_from_the_same_run_and_p99_under_50_ms() -> None:
+    rows = [_row("token-cc-secret", 5500.0, 40.0)]
+    assert _verdict(_report(rows, peer_ops=5000.0), "token-cc-secret")["met"] is True
+    assert _verdict(_report(rows, peer_ops=6000.0), "token-cc-secret")["met"] is False
+    slow_tail = [_row("token-cc-secret", 5500.0, 80.0)]
+    assert _verdict(_report(slow_tail), "token-cc-secret")["met"] is False
+    # Without the peer there is nothing to compare with: not judged, not failed.
+    assert _verdict(_report(rows, peer_ops=None), "token-cc-secret")["met"] is None
+
+
+def test_scaling_compares_one_and_two_workers_on_the_same_store() -> None:
+    rows = [
+        _row("submit", 1000.0, 20.0),
+        _row("submit", 1700.0, 20.0, "2 workers, embedded Redis"),
+        _row("submit", 900.0, 20.0, "1 worker, external redis-server"),
+        _row("submit", 1000.0, 20.0, "2 workers, external redis-server"),
+    ]
+    embedded = _verdict(_report(rows), "submit, 1 → 2 workers (embedded Redis)")
+    external = _verdict(_report(rows), "submit, 1 → 2 workers (external redis-server)")
+    assert embedded["met"] is True and "1.7" in embedded["measured"]
+    assert external["met"] is False and "1.11" in external["measured"]
+
+
+def test_delivery_at_less_than_the_target_rate_or_with_losses_does_not_meet_it() -> None:
+    fast = _row("deliver", 990.0, 120.0, offered_per_s=1000.0)
+    assert _verdict(_report([fast]), "deliver")["met"] is True
+    slow_rate = _row("deliver", 300.0, 120.0, offered_per_s=300.0)
+    assert _verdict(_report([slow_rate]), "deliver")["met"] is False
+    lost = _row("deliver", 990.0, 120.0, offered_per_s=1000.0, errors=3)
+    assert _verdict(_report([lost]), "deliver")["met"] is False
+
+
+def test_a_workload_that_cannot_run_is_reported_not_judged() -> None:
+    rows = [{"workload": "inbox-open", "config": MAIN, "available": False, "note": "not available"}]
+    line = _verdict(_report(rows), "inbox-open")
+    assert line["met"] is None and line["measured"] == "not available"
+    assert "| inbox-open | 1 worker, embedded Redis | not available |" in markdown(_report(rows))
+
+
+def test_the_document_section_between_the_markers_is_replaced_and_the_prose_kept(
+    tmp_path: Path,
+) -> None:
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\nintro\n{DOC_START}\nold figures\n{DOC_END}\nprose\n")
+    assert update_doc(doc, "new figures")
+    assert doc.read_text() == f"# Performance\nintro\n{DOC_START}\nnew figures\n{DOC_END}\nprose\n"
+    unmarked = tmp_path / "other.md"
+    unmarked.write_text("no markers\n")
+    assert not update_doc(unmarked, "new figures")
+    assert unmarked.read_text() == "no markers\n"
+
+
+def test_hotspots_rank_functions_by_own_samples_and_count_recursion_once() -> None:
+    collapsed = "\n".join(
+        [
+            "main (app.py:1);handle (app.py:5);get (redis/client.py:10) 30",
+            "main (app.py:1);handle (app.py:7);sign (jose.py:3) 20",
+            "main (app.py:1);walk (app.py:9);walk (app.py:9);walk (app.py:12) 50",
+            "not a stack line",
+        ]
+    )
+    found = hotspots(collapsed, top=3)
+    assert found.samples == 100
+    assert [s.frame for s in found.hotspots] == [
+        "walk (app.py)",
+        "get (redis/client.py)",
+        "sign (jose.py)",
+    ]
+    assert found.hotspots[0].own == 0.5 and found.hotspots[0].total == 0.5
+    assert found.hotspots[1].own == 0.3 and found.hotspots[1].total == 0.3
+
+
+def test_samples_of_the_event_loop_waiting_are_counted_apart_from_the_work() -> None:
+    collapsed = "\n".join(
+        [
+            "<module> (gateway/__main__.py:3);Runner.run (asyncio/runners.py:118) 300",
+            "<module> (gateway/__main__.py:3);Runner.run (asyncio/runners.py:118);"
+            "token (gateway/tokens/routes.py:90) 100",
+        ]
+    )
+    found = hotspots(collapsed)
+    assert (found.samples, found.waiting) == (100, 300)
+    assert found.hotspots[0].frame == "token (gateway/tokens/routes.py)"
+    assert found.hotspots[0].own == 1.0
