@@ -1,24 +1,22 @@
 """``govconnect services``, ``routes``, ``recipients``, ``submissions`` and ``verify``: the
-delivery engine's registry, its push worker, and offline checks of envelopes and receipts.
+delivery engine's registry, its dead letters, and offline checks of envelopes and receipts.
+(The push worker runs in ``govconnect serve`` and ``govconnect worker``.)
 
 :func:`register` adds them all to the ``govconnect`` command.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from gateway.cli.common import JsonOption, cli_actor, emit, fail, run, run_async, settings
+from gateway.cli.common import JsonOption, cli_actor, emit, fail, run, settings
 from gateway.core.clock import SystemClock
 from gateway.core.errors import ConfigurationError
-from gateway.core.observability import configure_logging
 from gateway.delivery.envelope import verify_document
 from gateway.delivery.errors import EnvelopeVerificationError
 from gateway.delivery.models import (
@@ -29,9 +27,8 @@ from gateway.delivery.models import (
     RoutingRule,
     Service,
 )
-from gateway.delivery.worker import delivery_worker
 from gateway.organisations.models import describe_validation_error
-from gateway.runtime import Runtime, open_runtime
+from gateway.runtime import Runtime
 from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
 
@@ -84,6 +81,16 @@ def add_service(
     ] = None,
     max_body_bytes: Annotated[int | None, typer.Option(help="The largest body accepted.")] = None,
     retention_days: Annotated[int | None, typer.Option(help="Days bodies are kept.")] = None,
+    attachment_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A media type attachments may have (repeat for more); none: no attachments."
+        ),
+    ] = None,
+    max_attachments: Annotated[int | None, typer.Option(help="Attachments per submission.")] = None,
+    max_attachment_bytes: Annotated[
+        int | None, typer.Option(help="The largest attachment accepted.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a service version with its JSON Schema."""
@@ -98,6 +105,12 @@ def add_service(
         fields["max_body_bytes"] = max_body_bytes
     if retention_days is not None:
         fields["retention_days"] = retention_days
+    if attachment_type:
+        fields["attachment_types"] = attachment_type
+    if max_attachments is not None:
+        fields["max_attachments"] = max_attachments
+    if max_attachment_bytes is not None:
+        fields["max_attachment_bytes"] = max_attachment_bytes
     try:
         new = NewService.model_validate(fields)
     except ValidationError as exc:
@@ -256,50 +269,6 @@ def dead_letters(
         )
 
     run(action)
-
-
-@submissions_app.command("worker")
-def worker(
-    once: Annotated[
-        bool, typer.Option("--once", help="Make one pass over the queue, then stop.")
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Push queued submissions to recipients until SIGINT or SIGTERM, without serving HTTP."""
-    config = settings()
-    try:
-        config.check_production()
-    except ConfigurationError as exc:
-        fail(exc.detail)
-    configure_logging(config.log_level)
-
-    async def main() -> None:
-        async with open_runtime(config) as runtime:
-            pusher = delivery_worker(runtime)
-            if once:
-                drained = await pusher.drain()
-                await pusher.leave()
-                await pusher.close()
-                emit(
-                    {
-                        "delivered": drained.delivered,
-                        "retrying": drained.retrying,
-                        "dead_lettered": drained.dead_lettered,
-                        "reclaimed": drained.reclaimed,
-                    },
-                    as_json,
-                )
-                return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            try:
-                await pusher.run(stop)
-            finally:
-                await pusher.close()
-
-    run_async(main())
 
 
 # --- offline verification ------------------------------------------------------------------

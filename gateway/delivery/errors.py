@@ -11,12 +11,19 @@ DeliveryError
 │                                     to that recipient)
 ├── SubmissionRefusedError           (invalid: the submission breaks the service's rules)
 │   ├── SchemaValidationError        (the body fails the service's JSON Schema; ``errors``)
-│   └── SubmissionTooLargeError      (the body is over the service's size limit)
+│   ├── SubmissionTooLargeError      (the body or an attachment is over the service's limit)
+│   ├── AttachmentRefusedError       (an attachment of a type the service does not take,
+│   │                                 whose content is not its declared type, badly named,
+│   │                                 or one too many)
+│   └── SenderSignatureError         (the sender's own signature does not verify over the
+│                                     payload with a key registered for its client)
 ├── LevelNotMetError                 (forbidden: a back-office token where the service
 │                                     demands a citizen's sign-in level)
 ├── IdempotencyKeyError              (invalid: the Idempotency-Key header is missing or junk)
 ├── IdempotencyConflictError         (conflict: the key was used with a different request)
 ├── SubmissionNotFoundError          (not-found: no such submission, or not the caller's)
+├── AttachmentNotFoundError          (not-found: no such attachment of that submission, or
+│                                     its retention ended)
 ├── InvalidCursorError               (invalid: an inbox cursor this API did not give)
 ├── InvalidAcknowledgementError      (invalid: a recipient acknowledgement that is not
 │                                     signed by the recipient's registered key over this
@@ -97,6 +104,16 @@ class SubmissionTooLargeError(SubmissionRefusedError):
     title = "Submission too large"
 
 
+class AttachmentRefusedError(SubmissionRefusedError):
+    slug = "attachment-refused"
+    title = "Attachment refused"
+
+
+class SenderSignatureError(SubmissionRefusedError):
+    slug = "sender-signature-invalid"
+    title = "The sender's signature does not verify"
+
+
 class LevelNotMetError(DeliveryError):
     category = Category.FORBIDDEN
     slug = "level-not-met"
@@ -119,6 +136,12 @@ class SubmissionNotFoundError(DeliveryError):
     category = Category.NOT_FOUND
     slug = "submission-not-found"
     title = "Submission not found"
+
+
+class AttachmentNotFoundError(DeliveryError):
+    category = Category.NOT_FOUND
+    slug = "attachment-not-found"
+    title = "Attachment not found"
 
 
 class InvalidCursorError(DeliveryError):

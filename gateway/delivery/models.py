@@ -7,6 +7,7 @@ operator asks for; :class:`Service`, :class:`RoutingRule`, :class:`RecipientSett
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -26,6 +27,13 @@ MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.
 MAX_BODY_BYTES = 900_000  # under the gateway's 1 MiB request limit, with room for the rest
 DEFAULT_BODY_BYTES = 64 * 1024
 DEFAULT_RETENTION_DAYS = 90
+# What an attachment may be: the types gateway.delivery.uploads recognises by their content.
+ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain")
+MAX_ATTACHMENTS = 20
+DEFAULT_ATTACHMENTS = 5
+# Also bounded by the whole request's limit (GOVCONNECT_MAX_REQUEST_BYTES).
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+DEFAULT_ATTACHMENT_BYTES = 512 * 1024
 
 
 def _invalid(kind: str, message: str, **context: Any) -> PydanticCustomError:
@@ -52,6 +60,15 @@ class NewService(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_BODY_BYTES, ge=2, le=MAX_BODY_BYTES)
     # At least a week: a submission must outlive the push retries (about three days).
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=7, le=3650)
+    attachment_types: tuple[str, ...] = Field(
+        default=(),
+        description="The media types an attachment may have (checked by its content); none: "
+        f"no attachments. Any of {', '.join(ATTACHMENT_TYPES)}.",
+    )
+    max_attachments: int = Field(default=DEFAULT_ATTACHMENTS, ge=1, le=MAX_ATTACHMENTS)
+    max_attachment_bytes: int = Field(
+        default=DEFAULT_ATTACHMENT_BYTES, ge=1, le=MAX_ATTACHMENT_BYTES
+    )
 
     @field_validator("name")
     @classmethod
@@ -84,6 +101,19 @@ class NewService(BaseModel):
         except InvalidVectorError as exc:
             raise _invalid("min_level", "{reason}", reason=exc.detail) from None
 
+    @field_validator("attachment_types")
+    @classmethod
+    def _attachment_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ATTACHMENT_TYPES))
+        if unknown:
+            raise _invalid(
+                "attachment_types",
+                "the gateway recognises attachments of {known} by their content; not {unknown}",
+                known=", ".join(ATTACHMENT_TYPES),
+                unknown=", ".join(unknown),
+            )
+        return tuple(dict.fromkeys(value))
+
 
 @dataclass(frozen=True, slots=True)
 class Service:
@@ -97,6 +127,9 @@ class Service:
     max_body_bytes: int
     retention_days: int
     created_at: str
+    attachment_types: tuple[str, ...] = ()
+    max_attachments: int = DEFAULT_ATTACHMENTS
+    max_attachment_bytes: int = DEFAULT_ATTACHMENT_BYTES
 
     @property
     def key(self) -> str:
@@ -117,6 +150,9 @@ class Service:
             max_body_bytes=new.max_body_bytes,
             retention_days=new.retention_days,
             created_at=created_at,
+            attachment_types=new.attachment_types,
+            max_attachments=new.max_attachments,
+            max_attachment_bytes=new.max_attachment_bytes,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +165,9 @@ class Service:
             "max_body_bytes": self.max_body_bytes,
             "retention_days": self.retention_days,
             "created_at": self.created_at,
+            "attachment_types": list(self.attachment_types),
+            "max_attachments": self.max_attachments,
+            "max_attachment_bytes": self.max_attachment_bytes,
         }
 
     @classmethod
@@ -142,6 +181,10 @@ class Service:
             max_body_bytes=int(data["max_body_bytes"]),
             retention_days=int(data["retention_days"]),
             created_at=data["created_at"],
+            # Services registered before attachments existed take none.
+            attachment_types=tuple(data.get("attachment_types", ())),
+            max_attachments=int(data.get("max_attachments", DEFAULT_ATTACHMENTS)),
+            max_attachment_bytes=int(data.get("max_attachment_bytes", DEFAULT_ATTACHMENT_BYTES)),
         )
 
 
@@ -332,6 +375,36 @@ class SubmissionRequest(BaseModel):
         default=None, max_length=128, description="The sender's own reference, echoed back."
     )
     body: dict[str, Any]
+    sender_signature: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="The sender's own signature: a detached JWS (RFC 7515 Appendix F, "
+        "'<protected>..<signature>') over the envelope payload, by a key registered for the "
+        "sending client.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a submission, its media type found from its content
+    (:mod:`gateway.delivery.uploads`); it travels in the envelope by its SHA-256 digest."""
+
+    name: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """Its entry in the envelope payload."""
+        return {
+            "name": self.name,
+            "media_type": self.media_type,
+            "size": len(self.data),
+            "sha256": self.sha256,
+        }
 
 
 class State(StrEnum):

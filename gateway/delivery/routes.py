@@ -6,19 +6,23 @@ Authentication: every ``/admin/v1`` route here needs an admin token
 ``GET /api/v1/submissions/{id}`` take a client credentials token or a citizen's access token
 (:data:`~gateway.delivery.auth.SenderDep`); the recipient's routes (inbox, envelope,
 acknowledgement, response) take a client credentials token of the recipient organisation's
-client (:data:`~gateway.delivery.auth.OrganisationDep`).
+client (:data:`~gateway.delivery.auth.OrganisationDep`), and so does fetching an
+attachment.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from gateway.admin.routes import AdminDep
 from gateway.core.deps import RuntimeDep
 from gateway.core.problems import problem
+from gateway.delivery import uploads
 from gateway.delivery.auth import OrganisationDep, SenderDep
 from gateway.delivery.errors import SubmissionTooLargeError
 from gateway.delivery.models import (
@@ -75,7 +79,7 @@ async def set_recipient(
     return (await runtime.delivery.registry.set_recipient(org_id, body, actor)).to_json()
 
 
-@admin.get("/recipients/{org_id}", summary="Show an organisation's delivery settings (admin)")
+@admin.get("/recipients/{org_id}", summary="Show an organisation's delivery settings (admin token)")
 async def show_recipient(org_id: str, _: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
     settings = await runtime.delivery.registry.recipient(org_id)
     return {"recipient": None if settings is None else settings.public_json()}
@@ -89,28 +93,59 @@ async def rotate_secret(org_id: str, actor: AdminDep, runtime: RuntimeDep) -> di
     return (await runtime.delivery.registry.rotate_secret(org_id, actor)).to_json()
 
 
-@admin.get("/deliveries/dead-letters", summary="Pushes given up on, newest first (admin)")
+@admin.get("/deliveries/dead-letters", summary="Pushes given up on, newest first (admin token)")
 async def dead_letters(
     _: AdminDep, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
     return {"dead_letters": await runtime.delivery.queue.dead_letters(limit)}
 
 
+_SUBMISSION_SCHEMA = SubmissionRequest.model_json_schema()
+
+
 @api.post(
     "/submissions",
     status_code=202,
     summary="Submit a form or transaction (client credentials or a citizen's access token)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _SUBMISSION_SCHEMA},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [uploads.SUBMISSION_FIELD],
+                        "properties": {
+                            uploads.SUBMISSION_FIELD: {
+                                "type": "string",
+                                "description": "The submission's JSON, as for application/json.",
+                            },
+                            uploads.ATTACHMENT_FIELD: {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                        },
+                    }
+                },
+            },
+        }
+    },
 )
 async def submit(
-    body: SubmissionRequest,
+    request: Request,
     sender: SenderDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Accepted (202) once stored and queued, with the signed receipt; a retry under the same
-    Idempotency-Key returns the same receipt (``Idempotent-Replayed: true``)."""
+    Idempotency-Key returns the same receipt (``Idempotent-Replayed: true``). JSON, or
+    multipart/form-data (RFC 7578) with attachments (:mod:`gateway.delivery.uploads`)."""
     try:
-        receipt = await runtime.delivery.submissions.submit(sender, body, idempotency_key)
+        body, attachments = await uploads.read_submission(request)
+        receipt = await runtime.delivery.submissions.submit(
+            sender, body, idempotency_key, attachments
+        )
     except SubmissionTooLargeError as exc:
         # RFC 9110 §15.5.14: 413 Content Too Large, as the whole-request limit answers.
         return problem(413, exc.slug, exc.title, exc.detail, **exc.extensions)
@@ -122,7 +157,7 @@ async def submit(
 
 @api.get(
     "/submissions/{submission_id}",
-    summary="A submission's state, proofs and timeline (its sender or recipient)",
+    summary="A submission's state, proofs and timeline (its sender or recipient: access token)",
 )
 async def show_submission(
     submission_id: str, caller: SenderDep, runtime: RuntimeDep
@@ -150,9 +185,35 @@ async def envelope(
     return await runtime.delivery.submissions.fetch(caller, submission_id)
 
 
+@api.get(
+    "/submissions/{submission_id}/attachments/{sha256}",
+    summary="Fetch an attachment by the SHA-256 the envelope lists (recipient, client token)",
+    response_class=Response,
+)
+async def attachment(
+    submission_id: str,
+    sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+    caller: OrganisationDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """The attachment's bytes with its media type; ``Repr-Digest`` (RFC 9530 §3) carries
+    its SHA-256, which the recipient checks against the envelope."""
+    found = await runtime.delivery.submissions.attachment(caller, submission_id, sha256)
+    digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
+    return Response(
+        found.data,
+        media_type=found.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.name)}",
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @api.post(
     "/submissions/{submission_id}/acknowledgement",
-    summary="Acknowledge receipt with a JWS signed by your client's key (recipient)",
+    summary="Acknowledge receipt with a JWS signed by your client's key (recipient, client token)",
 )
 async def acknowledge(
     submission_id: str, body: AcknowledgementBody, caller: OrganisationDep, runtime: RuntimeDep
@@ -165,7 +226,7 @@ async def acknowledge(
 
 @api.post(
     "/submissions/{submission_id}/response",
-    summary="Answer a submission: accepted with a case reference or rejected (recipient)",
+    summary="Answer a submission: accepted with a case reference, or rejected (client token)",
 )
 async def respond(
     submission_id: str, body: BusinessResponse, caller: OrganisationDep, runtime: RuntimeDep

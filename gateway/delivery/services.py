@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,9 +50,13 @@ from gateway.delivery.envelope import (
     payload_bytes,
     seal_envelope,
     sha256_hex,
+    unb64url,
     verify_acknowledgement,
+    verify_sender_signature,
 )
 from gateway.delivery.errors import (
+    AttachmentNotFoundError,
+    AttachmentRefusedError,
     DuplicateRouteError,
     DuplicateServiceError,
     IdempotencyConflictError,
@@ -63,12 +68,14 @@ from gateway.delivery.errors import (
     NoRoutingRuleError,
     RecipientSettingsError,
     RouteNotFoundError,
+    SenderSignatureError,
     ServiceNotFoundError,
     SubmissionNotFoundError,
     SubmissionTooLargeError,
 )
 from gateway.delivery.models import (
     STATE_ORDER,
+    Attachment,
     BusinessResponse,
     DeliveryMode,
     IssuedRecipientSettings,
@@ -119,10 +126,63 @@ def recipient_sector(organisation_id: str) -> str:
     return f"urn:govconnect:organisation:{organisation_id}"
 
 
-def _request_digest(sender: Sender, request: SubmissionRequest) -> str:
+def _request_digest(
+    sender: Sender, request: SubmissionRequest, attachments: Sequence[Attachment]
+) -> str:
+    """What makes two requests the same under one Idempotency-Key. The sender's signature is
+    left out: a retry signs again, and ECDSA signatures differ every time."""
     return hashlib.sha256(
-        canonical_json({"account": sender.account_id, "request": request.model_dump()})
+        canonical_json(
+            {
+                "account": sender.account_id,
+                "request": request.model_dump(exclude={"sender_signature"}),
+                "attachments": [a.describe() for a in attachments],
+            }
+        )
     ).hexdigest()
+
+
+def _attachment_context(submission_id: str, sha256: str) -> str:
+    """What a sealed attachment is bound to: copied to another submission it fails to open."""
+    return f"delivery-attachment:{submission_id}:{sha256}"
+
+
+def _listed_attachments(stored: StoredSubmission) -> list[dict[str, Any]]:
+    """The attachments the stored envelope's payload lists."""
+    content = json.loads(unb64url(stored.envelope["payload"]))
+    return [a for a in content.get("attachments", []) if isinstance(a, dict)]
+
+
+def _check_attachments(service: Service, attachments: Sequence[Attachment]) -> None:
+    """The service's rules on attachments: how many, of which types, how large."""
+    if not attachments:
+        return
+    if not service.attachment_types:
+        raise AttachmentRefusedError(
+            f"{service.key} takes no attachments; send the form alone.", service=service.key
+        )
+    if len(attachments) > service.max_attachments:
+        raise AttachmentRefusedError(
+            f"{service.key} takes at most {service.max_attachments} attachments; "
+            f"{len(attachments)} were sent.",
+            limit=service.max_attachments,
+        )
+    for attachment in attachments:
+        if attachment.media_type not in service.attachment_types:
+            raise AttachmentRefusedError(
+                f"Attachment {attachment.name!r} is {attachment.media_type}; {service.key} "
+                f"takes {', '.join(service.attachment_types)}.",
+                attachment=attachment.name,
+                found=attachment.media_type,
+            )
+        if len(attachment.data) > service.max_attachment_bytes:
+            raise SubmissionTooLargeError(
+                f"Attachment {attachment.name!r} is {len(attachment.data)} bytes; "
+                f"{service.key} takes at most {service.max_attachment_bytes} per attachment.",
+                attachment=attachment.name,
+                limit=service.max_attachment_bytes,
+                size=len(attachment.data),
+            )
 
 
 class DeliveryRegistry:
@@ -227,6 +287,29 @@ class DeliveryRegistry:
 
     async def allows(self, sender: str, service: str, recipient: str) -> bool:
         return await self._store.route_for(route_triple(sender, service, recipient)) is not None
+
+    async def routed_service(self, sender: str, name: str, version: str, recipient: str) -> Service:
+        """The service ``name@version``, if a routing rule lets ``sender`` send it to
+        ``recipient`` (one round trip for both)."""
+        service, routed = await self._store.service_and_route(
+            service_key(name, version), route_triple(sender, name, recipient)
+        )
+        if service is None:
+            raise ServiceNotFoundError(
+                f"No service {service_key(name, version)} is registered; list them with "
+                "'govconnect services list'.",
+                service=name,
+                version=version,
+            )
+        if not routed:
+            raise NoRoutingRuleError(
+                f"No routing rule lets organisation {sender} send {name} to {recipient}; ask "
+                "the gateway's operators to add one ('govconnect routes add').",
+                sender=sender,
+                service=name,
+                recipient=recipient,
+            )
+        return service
 
     # --- recipients -----------------------------------------------------------------------
 
@@ -353,6 +436,7 @@ class Submissions:
         subjects: PairwiseSubjects,
         clients: ClientService,
         client_keys: ClientKeys,
+        box: SecretBox,
         issuer: str,
     ) -> None:
         self._store = store
@@ -364,30 +448,34 @@ class Submissions:
         self._subjects = subjects
         self._clients = clients
         self._client_keys = client_keys
+        self._box = box
         self._issuer = issuer
 
     # --- submitting -----------------------------------------------------------------------
 
     async def submit(
-        self, sender: Sender, request: SubmissionRequest, idempotency_key: str | None
+        self,
+        sender: Sender,
+        request: SubmissionRequest,
+        idempotency_key: str | None,
+        attachments: Sequence[Attachment] = (),
     ) -> Receipt:
-        """Accept ``request`` from ``sender`` and queue it; the signed receipt. A retry under
-        the same ``idempotency_key`` with the same request returns the first receipt."""
+        """Accept ``request`` with its ``attachments`` from ``sender`` and queue it; the
+        signed receipt. A retry under the same ``idempotency_key`` with the same request
+        returns the first receipt.
+
+        Round trips to Redis on the way (the 1,000 a second target): the service and the
+        routing rule (one pipeline), the Idempotency-Key (``SET NX``), the sender's client
+        when it signed, the submission with its inbox and queue entries (one pipeline),
+        the evidence log (one script for both entries), and the note that it is queued."""
         if idempotency_key is None or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise IdempotencyKeyError(
                 "Send an Idempotency-Key header of 8 to 255 printable characters (a UUID is "
                 "ideal), the same on every retry of this submission."
             )
-        service = await self._registry.service(request.service, request.version)
-        if not await self._registry.allows(sender.organisation_id, service.name, request.recipient):
-            raise NoRoutingRuleError(
-                f"No routing rule lets organisation {sender.organisation_id} send "
-                f"{service.name} to {request.recipient}; ask the gateway's operators to add "
-                "one ('govconnect routes add').",
-                sender=sender.organisation_id,
-                service=service.name,
-                recipient=request.recipient,
-            )
+        service = await self._registry.routed_service(
+            sender.organisation_id, request.service, request.version, request.recipient
+        )
         self._check_level(sender, service)
         size = len(canonical_json(request.body))
         if size > service.max_body_bytes:
@@ -397,8 +485,11 @@ class Submissions:
                 limit=service.max_body_bytes,
                 size=size,
             )
+        _check_attachments(service, attachments)
         schemas.validate(service.json_schema, request.body)
-        request_sha256 = _request_digest(sender, request)
+        content = self._content(sender, request, service, attachments)
+        signed = await self._sender_signature(sender, request, content)
+        request_sha256 = _request_digest(sender, request, attachments)
         submission_id = new_id(SUBMISSION_PREFIX)
         claimed = await self._store.claim_idempotency(
             sender.client_id, idempotency_key, submission_id, request_sha256
@@ -413,12 +504,13 @@ class Submissions:
             submission_id = claimed["submission"]
             stored = await self._store.get(submission_id)
             if stored is not None:
-                await self._distribute(stored, sender)
+                if not stored.queued:  # the first attempt stopped before noting it queued
+                    await self._requeue(stored, sender)
                 return Receipt(stored.submission, stored.receipt, replayed=True)
             # The first attempt stopped before storing; finish it under the same id.
-        stored = await self._accept(sender, request, service, submission_id, request_sha256)
-        await self._distribute(stored, sender)
-        return Receipt(stored.submission, stored.receipt)
+        return await self._accept(
+            sender, request, service, submission_id, request_sha256, content, signed, attachments
+        )
 
     def _check_level(self, sender: Sender, service: Service) -> None:
         level = service.level
@@ -437,6 +529,42 @@ class Submissions:
                 acr_values=str(level),
             )
 
+    def _content(
+        self,
+        sender: Sender,
+        request: SubmissionRequest,
+        service: Service,
+        attachments: Sequence[Attachment],
+    ) -> dict[str, Any]:
+        """The envelope's payload: everything the sender knows before it submits, so a
+        sender can sign these very bytes."""
+        return {
+            "iss": self._issuer,
+            "sender": {"organisation": sender.organisation_id, "client_id": sender.client_id},
+            "recipient": {"organisation": request.recipient},
+            "service": {"name": service.name, "version": service.version},
+            "reference": request.reference,
+            "body": request.body,
+            "attachments": [a.describe() for a in attachments],
+        }
+
+    async def _sender_signature(
+        self, sender: Sender, request: SubmissionRequest, content: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The sender's own signature member and key, verified with its client's registered
+        keys; None when it sent none."""
+        if request.sender_signature is None:
+            return None
+        try:
+            client = await self._clients.get_enabled(sender.client_id)
+            keyset = await self._client_keys.keyset(client)
+        except (ClientError, InvalidClientError):
+            raise SenderSignatureError(
+                f"Client {sender.client_id} has no usable registered keys to check "
+                "sender_signature with; register a jwks (or jwks_uri) for it, or send none."
+            ) from None
+        return verify_sender_signature(request.sender_signature, payload_bytes(content), keyset)
+
     async def _accept(
         self,
         sender: Sender,
@@ -444,22 +572,25 @@ class Submissions:
         service: Service,
         submission_id: str,
         request_sha256: str,
-    ) -> StoredSubmission:
+        content: dict[str, Any],
+        signed: dict[str, Any] | None,
+        attachments: Sequence[Attachment],
+    ) -> Receipt:
         now = self._clock.now()
-        payload: dict[str, Any] = {
-            "iss": self._issuer,
+        facts: dict[str, Any] = {
             "id": submission_id,
             "submitted_at": now.isoformat(),
-            "sender": {"organisation": sender.organisation_id, "client_id": sender.client_id},
-            "recipient": {"organisation": request.recipient},
-            "service": {"name": service.name, "version": service.version},
-            "reference": request.reference,
             "subject": self._subject(sender, request.recipient),
-            "body": request.body,
-            "attachments": [],
         }
-        digest = sha256_hex(payload_bytes(payload))
-        envelope = seal_envelope(payload, self._keys.current("ES256"))
+        if signed is not None:
+            facts["sender_key"] = signed["key"]
+        digest = sha256_hex(payload_bytes(content))
+        envelope = seal_envelope(
+            content,
+            facts,
+            self._keys.current("ES256"),
+            None if signed is None else signed["member"],
+        )
         delete_after = now + timedelta(days=service.retention_days)
         submission = Submission(
             id=submission_id,
@@ -473,6 +604,7 @@ class Submissions:
             request_sha256=request_sha256,
             accepted_at=now.isoformat(),
             delete_after=delete_after.isoformat(),
+            state=State.QUEUED,
         )
         receipt = self._keys.sign(
             {
@@ -486,16 +618,40 @@ class Submissions:
                 "service": service.name,
                 "version": service.version,
                 "accepted_at": submission.accepted_at,
+                "sender_signed": signed is not None,
             },
             typ=RECEIPT_TYPE,
         )
-        event = self._event(State.ACCEPTED, now, {"payload_sha256": digest})
-        if await self._store.create(
-            submission, envelope, receipt, event, int(delete_after.timestamp())
-        ):
-            await self._evidence.record(
+        # Accepted and queued in one write: the inbox and queue entries go in the same
+        # round trip, and no receipt leaves before all three are stored.
+        created = await self._store.create(
+            submission,
+            envelope,
+            receipt,
+            [
+                self._event(State.ACCEPTED, now, {"payload_sha256": digest}),
+                self._event(State.QUEUED, now, {}),
+            ],
+            int(delete_after.timestamp()),
+            {
+                a.sha256: self._box.seal(
+                    a.data, context=_attachment_context(submission_id, a.sha256)
+                )
+                for a in attachments
+            },
+            self._queue,
+            Job(submission_id, current_request_id()).to_json(),
+        )
+        if not created.created:  # a racing retry stored it first: answer with its receipt
+            stored = await self._store.get(submission_id)
+            if stored is None:  # pragma: no cover - stored by the racing retry just now
+                raise SubmissionNotFoundError(f"Submission {submission_id} was not stored; retry.")
+            return Receipt(stored.submission, stored.receipt, replayed=True)
+        actor = client_actor(sender.client_id)
+        await self._evidence.record_many(
+            [
                 Event(
-                    client_actor(sender.client_id),
+                    actor,
                     "submission.accepted",
                     submission_id,
                     {
@@ -504,13 +660,20 @@ class Submissions:
                         "service": service.key,
                         "payload_sha256": digest,
                         "request_sha256": request_sha256,
+                        "attachments_sha256": [a.sha256 for a in attachments],
+                        "sender_signed": signed is not None,
                     },
-                )
-            )
-        stored = await self._store.get(submission_id)
-        if stored is None:  # pragma: no cover - written just above, or by a racing retry
-            raise SubmissionNotFoundError(f"Submission {submission_id} was not stored; retry.")
-        return stored
+                ),
+                Event(actor, "submission.queued", submission_id, {}),
+            ]
+        )
+        await self._store.mark_queued(submission_id, created.inbox_entry)
+        return Receipt(submission, receipt)
+
+    def _seal(self, submission_id: str, attachment: Attachment) -> str:
+        # Kept encrypted at rest (AES-256-GCM under the data key), bound to its submission.
+        context = _attachment_context(submission_id, attachment.sha256)
+        return self._box.seal(attachment.data, context=context)
 
     def _subject(self, sender: Sender, recipient: str) -> dict[str, Any] | None:
         """The citizen as the recipient knows them: pairwise ``sub`` for the recipient
@@ -527,16 +690,17 @@ class Submissions:
             subject["act"] = sender.claims["act"]
         return subject
 
-    async def _distribute(self, stored: StoredSubmission, sender: Sender) -> None:
-        """Put the submission in the recipient's inbox and the push queue, once (a retry
-        after a crash between the two may add it twice; duplicates are dropped by id)."""
-        if stored.queued:
-            return
+    async def _requeue(self, stored: StoredSubmission, sender: Sender) -> None:
+        """Finish a submit that stopped after storing: inbox, queue, evidence, the note
+        (duplicates of the first attempt's entries are dropped by submission id)."""
         submission = stored.submission
-        entry = await self._store.add_to_inbox(submission.recipient_org, submission.id)
-        await self._queue.add(Job(submission.id, current_request_id()).to_json())
+        entry = await self._store.requeue(
+            submission, self._queue, Job(submission.id, current_request_id()).to_json()
+        )
+        await self._evidence.record(
+            Event(client_actor(sender.client_id), "submission.queued", submission.id, {})
+        )
         await self._store.mark_queued(submission.id, entry)
-        await self._advance(submission, State.QUEUED, client_actor(sender.client_id), {})
 
     # --- reading --------------------------------------------------------------------------
 
@@ -575,6 +739,29 @@ class Submissions:
             {"via": "pull"},
         )
         return stored.envelope
+
+    def attachment_links(self, stored: StoredSubmission) -> list[dict[str, str]]:
+        """Where the recipient fetches each attachment the envelope lists (a push links to
+        them; the envelope itself carries only their digests)."""
+        base = f"{self._issuer}/api/v1/submissions/{stored.submission.id}/attachments"
+        return [
+            {"sha256": a["sha256"], "href": f"{base}/{a['sha256']}"}
+            for a in _listed_attachments(stored)
+        ]
+
+    async def attachment(self, recipient: Sender, submission_id: str, sha256: str) -> Attachment:
+        """An attachment of a submission, for its recipient, by the SHA-256 digest the
+        envelope lists; its digest is checked again as it is opened."""
+        stored = await self._recipient_view(recipient, submission_id)
+        listed = {a["sha256"]: a for a in _listed_attachments(stored)}
+        sealed = await self._store.attachment(submission_id, sha256) if sha256 in listed else None
+        if sealed is None:
+            raise AttachmentNotFoundError(
+                f"Submission {submission_id} has no attachment with SHA-256 {sha256!r}, or its "
+                "retention has ended; the envelope lists the digests of its attachments."
+            )
+        data = self._box.open(sealed, context=_attachment_context(submission_id, sha256))
+        return Attachment(str(listed[sha256]["name"]), str(listed[sha256]["media_type"]), data)
 
     async def _recipient_view(self, recipient: Sender, submission_id: str) -> StoredSubmission:
         stored = await self._visible(recipient.organisation_id, submission_id)
@@ -782,9 +969,8 @@ def build_delivery(
 ) -> Delivery:
     store = DeliveryStore(redis)
     queue = DeliveryQueue(redis)
-    registry = DeliveryRegistry(
-        store, clock, evidence, organisations, SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
-    )
+    box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
+    registry = DeliveryRegistry(store, clock, evidence, organisations, box)
     submissions = Submissions(
         store,
         queue,
@@ -795,6 +981,7 @@ def build_delivery(
         subjects=subjects,
         clients=clients,
         client_keys=client_keys,
+        box=box,
         issuer=settings.issuer,
     )
     return Delivery(registry, submissions, queue)

@@ -10,9 +10,10 @@ specification, "Hash tags"):
 
 - ``{gc:sbm:<id>}`` (hash) holds one submission: its record, state and rank, the envelope, the
   receipt, the recipient's acknowledgement and the business response; ``…:timeline`` (list)
-  its events. Both keys share the tag, so creating a submission and each state change are one
-  script each. Both expire when the service's retention ends (``EXPIREAT``); the evidence log
-  keeps the digests.
+  its events; ``…:attachments`` (hash) each attachment's content, sealed, by its SHA-256.
+  The keys share the tag, so creating a submission and each state change are one script
+  each. All expire when the service's retention ends (``EXPIREAT``): bodies and attachments
+  are deleted then, and the evidence log keeps their digests.
 - ``{gc:idem:<sha256>}`` (string) maps a sender's Idempotency-Key to its submission for a day.
 - ``{gc:inbox:<org id>}`` (stream) lists a recipient's submissions not yet acknowledged, in
   arrival order; its entry ids are the pull cursor.
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.keyspace import tagged
 from gateway.core.queue import StreamQueue
-from gateway.core.redis import RedisClient
+from gateway.core.redis import RedisClient, queue_script
 from gateway.delivery.models import (
     STATE_ORDER,
     RecipientSettings,
@@ -58,6 +59,10 @@ def _timeline(submission_id: str) -> str:
     return tagged(f"sbm:{submission_id}", "timeline")  # list: event JSON, oldest first
 
 
+def _attachments(submission_id: str) -> str:
+    return tagged(f"sbm:{submission_id}", "attachments")  # hash: sha256 -> sealed content
+
+
 def _idempotency(sender: str, key: str) -> str:
     digest = hashlib.sha256(sender.encode() + b"\x00" + key.encode()).hexdigest()
     return tagged(f"idem:{digest}")  # string: {"submission", "request_sha256"} JSON
@@ -81,15 +86,28 @@ redis.call('HDEL', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS[1] submission, KEYS[2] timeline; ARGV: record JSON, state, rank, envelope JSON,
-# receipt, first event JSON, expire-at (unix seconds). A submission is written once.
+# KEYS[1] submission, KEYS[2] timeline, KEYS[3] attachments; ARGV: record JSON, state, rank,
+# envelope JSON, receipt, expire-at (unix seconds), number of events, the events' JSON, then
+# sha256/sealed pairs. A submission is written once.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'state', ARGV[2], 'rank', ARGV[3],
   'envelope', ARGV[4], 'receipt', ARGV[5])
-redis.call('RPUSH', KEYS[2], ARGV[6])
-redis.call('EXPIREAT', KEYS[1], ARGV[7])
-redis.call('EXPIREAT', KEYS[2], ARGV[7])
+local events = tonumber(ARGV[7])
+for i = 8, 7 + events do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('EXPIREAT', KEYS[1], ARGV[6])
+redis.call('EXPIREAT', KEYS[2], ARGV[6])
+if #ARGV > 7 + events then
+  for i = 8 + events, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIREAT', KEYS[3], ARGV[6])
+end
+return 1
+"""
+
+# KEYS[1] submission; ARGV[1] inbox entry.
+_MARK_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'queued', '1', 'inbox', ARGV[1])
 return 1
 """
 
@@ -132,6 +150,15 @@ class StoredSubmission:
 
 
 @dataclass(frozen=True, slots=True)
+class Created:
+    """What :meth:`DeliveryStore.create` did: whether it wrote the submission (False: it
+    existed) and the recipient's inbox entry it added."""
+
+    created: bool
+    inbox_entry: str
+
+
+@dataclass(frozen=True, slots=True)
 class Advance:
     found: bool
     advanced: bool
@@ -156,6 +183,10 @@ class DeliveryQueue(StreamQueue):
             dead_letter_maxlen=DEAD_LETTER_MAXLEN,
         )
 
+    def fields(self, job: Mapping[str, Any]) -> dict[Any, Any]:
+        """The stream entry :meth:`add` would write for ``job``, for a pipeline."""
+        return self._encode(job)
+
 
 class DeliveryStore:
     def __init__(self, redis: RedisClient) -> None:
@@ -164,6 +195,7 @@ class DeliveryStore:
         self._remove_route = redis.register_script(_REMOVE_ROUTE)
         self._create = redis.register_script(_CREATE)
         self._advance = redis.register_script(_ADVANCE)
+        self._mark_queued = redis.register_script(_MARK_QUEUED)
 
     # --- registry -------------------------------------------------------------------------
 
@@ -186,6 +218,14 @@ class DeliveryStore:
             keys=[ROUTES, ROUTE_INDEX], args=[rule.id, rule.triple, _dumps(rule.to_json())]
         )
         return bool(added)
+
+    async def service_and_route(self, key: str, triple: str) -> tuple[Service | None, bool]:
+        """The service ``key`` and whether the rule ``triple`` exists, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(SERVICES, key)
+            pipe.hexists(ROUTE_INDEX, triple)
+            raw, routed = await pipe.execute()
+        return (Service.from_json(json.loads(raw)) if raw else None), bool(routed)
 
     async def route_for(self, triple: str) -> str | None:
         value = await self._redis.hget(ROUTE_INDEX, triple)
@@ -235,23 +275,46 @@ class DeliveryStore:
         submission: Submission,
         envelope: Mapping[str, Any],
         receipt: str,
-        event: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
         expire_at: int,
-    ) -> bool:
-        """Store a new submission; False (nothing written) when it exists already."""
-        created = await self._create(
-            keys=[_submission(submission.id), _timeline(submission.id)],
-            args=[
-                _dumps(submission.to_json()),
-                submission.state.value,
-                STATE_ORDER[submission.state],
-                _dumps(envelope),
-                receipt,
-                _dumps(event),
-                expire_at,
-            ],
-        )
-        return bool(created)
+        attachments: Mapping[str, str],
+        queue: DeliveryQueue,
+        job: Mapping[str, Any],
+    ) -> Created:
+        """Store a new submission with its sealed ``attachments`` (sha256 -> sealed) and put
+        it in its recipient's inbox and on the push ``queue``, in one round trip (a pipeline:
+        the three keys are in different slots). Nothing is written to the submission when it
+        exists already; the inbox and queue entries are then duplicates, dropped by id."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await queue_script(
+                pipe,
+                self._create,
+                keys=[
+                    _submission(submission.id),
+                    _timeline(submission.id),
+                    _attachments(submission.id),
+                ],
+                args=[
+                    _dumps(submission.to_json()),
+                    submission.state.value,
+                    STATE_ORDER[submission.state],
+                    _dumps(envelope),
+                    receipt,
+                    expire_at,
+                    len(events),
+                    *(_dumps(event) for event in events),
+                    *(part for pair in attachments.items() for part in pair),
+                ],
+            )
+            pipe.xadd(_inbox(submission.recipient_org), {"s": submission.id})
+            pipe.xadd(queue.key, queue.fields(job))
+            created, entry, _ = await pipe.execute()
+        return Created(bool(created), str(entry))
+
+    async def attachment(self, submission_id: str, sha256: str) -> str | None:
+        """An attachment's sealed content, or None."""
+        value = await self._redis.hget(_attachments(submission_id), sha256)
+        return None if value is None else str(value)
 
     async def get(self, submission_id: str) -> StoredSubmission | None:
         row = await self._redis.hgetall(_submission(submission_id))
@@ -301,14 +364,22 @@ class DeliveryStore:
         return [json.loads(row) for row in rows]
 
     async def mark_queued(self, submission_id: str, inbox_entry: str) -> None:
-        await self._redis.hset(
-            _submission(submission_id), mapping={"queued": "1", "inbox": inbox_entry}
-        )
+        """Note that the submission is in the inbox and on the queue (``HSET`` only while it
+        exists: a submission whose retention ended is not brought back as a stub)."""
+        await self._mark_queued(keys=[_submission(submission_id)], args=[inbox_entry])
+
+    async def requeue(
+        self, submission: Submission, queue: DeliveryQueue, job: Mapping[str, Any]
+    ) -> str:
+        """Put a stored submission in its recipient's inbox and on the queue again (a retry
+        of a submit that stopped before it noted both); the inbox entry."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(_inbox(submission.recipient_org), {"s": submission.id})
+            pipe.xadd(queue.key, queue.fields(job))
+            entry, _ = await pipe.execute()
+        return str(entry)
 
     # --- a recipient's inbox (pull) -------------------------------------------------------
-
-    async def add_to_inbox(self, organisation_id: str, submission_id: str) -> str:
-        return str(await self._redis.xadd(_inbox(organisation_id), {"s": submission_id}))
 
     async def inbox(self, organisation_id: str, after: str, limit: int) -> list[tuple[str, str]]:
         """Up to ``limit`` (entry id, submission id) after the cursor ``after`` (``XRANGE``

@@ -117,7 +117,12 @@ class DeliveryWorker(StreamWorker[Job]):
             return Delivered("recipient pulls; nothing to push")
         now = _now()
         body = payload_bytes(
-            {"type": EVENT_TYPE, "timestamp": now.isoformat(), "data": stored.envelope}
+            {
+                "type": EVENT_TYPE,
+                "timestamp": now.isoformat(),
+                "data": stored.envelope,
+                "attachments": self._submissions.attachment_links(stored),
+            }
         )
         try:
             status = await self._sender.post(
@@ -150,12 +155,21 @@ def delivery_worker(
     queue: DeliveryQueue | None = None,
     **tuning: Unpack[Tuning],
 ) -> DeliveryWorker:
-    """The worker a gateway process (or ``govconnect submissions worker``) runs, on the
+    """The worker a gateway process (or ``govconnect worker``) runs, on the
     runtime's queue unless given another (tests run their own beside a live gateway's)."""
     delivery = runtime.delivery
+    settings = runtime.settings
     # XREADGROUP's BLOCK must end before the connection's socket timeout.
     tuning.setdefault(
-        "block_seconds", min(DEFAULT_BLOCK_SECONDS, runtime.settings.redis_timeout_seconds / 2)
+        "block_seconds", min(DEFAULT_BLOCK_SECONDS, settings.redis_timeout_seconds / 2)
+    )
+    tuning.setdefault("claim_idle_seconds", settings.delivery_claim_idle_seconds)
+    # A waiting retry must not look abandoned to other workers: back-off <= claim idle time.
+    tuning.setdefault(
+        "retry_max_seconds", min(settings.delivery_retry_max_seconds, tuning["claim_idle_seconds"])
+    )
+    tuning.setdefault(
+        "retry_base_seconds", min(DEFAULT_RETRY_BASE_SECONDS, tuning["retry_max_seconds"])
     )
     return DeliveryWorker(
         queue or delivery.queue,

@@ -55,13 +55,31 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class ChainCheck:
-    """What ``audit verify`` found: how many entries hold, and the first broken one if any."""
+    """What ``audit verify`` found: how many entries and signed checkpoints hold, and the
+    first broken entry (or the entry a broken checkpoint names) if any."""
 
     entries: int
     head: str
     first_broken_seq: int | None = None
     reason: str | None = None
+    checkpoints: int = 0
+    broken_checkpoint: int | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_broken_seq is None
+        return self.first_broken_seq is None and self.broken_checkpoint is None
+
+
+CHECKPOINT_TYPE = "evidence-checkpoint+jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed statement that entry ``seq`` of ``chain`` has ``hash`` (and, by the chain,
+    that every entry before it is as it was), as a compact JWS by the gateway's key."""
+
+    chain: str
+    seq: int
+    hash: str
+    time: str
+    jws: str

@@ -1,7 +1,7 @@
 """Redis keys and operations of the evidence log.
 
-A chain is one stream plus a head record, both in the chain's own slot
-(``{gc:evidence:<chain>}``). An append is a compare-and-set in a Lua script: it succeeds only
+A chain is one stream plus a head record and its signed checkpoints, all in the chain's own
+slot (``{gc:evidence:<chain>}``). An append is a compare-and-set in a Lua script: it succeeds only
 if the head is still the one the writer chained from, so concurrent writers can never fork
 the chain.
 """
@@ -9,6 +9,7 @@ the chain.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.core.keyspace import tagged
@@ -16,13 +17,16 @@ from gateway.core.redis import RedisClient
 
 MAIN_CHAIN = "main"
 
-# KEYS[1] head hash, KEYS[2] stream; ARGV: expected prev hash, new seq, new hash, entry JSON.
+# KEYS[1] head hash, KEYS[2] stream; ARGV: expected prev hash, then (seq, hash, entry JSON)
+# for each entry, chained in order.
 _APPEND = """
 local head = redis.call('HGET', KEYS[1], 'hash')
 if not head then head = '0000000000000000000000000000000000000000000000000000000000000000' end
 if head ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[2], ARGV[2] .. '-1', 'e', ARGV[4])
-redis.call('HSET', KEYS[1], 'hash', ARGV[3], 'seq', ARGV[2])
+for i = 2, #ARGV, 3 do
+  redis.call('XADD', KEYS[2], ARGV[i] .. '-1', 'e', ARGV[i + 2])
+end
+redis.call('HSET', KEYS[1], 'hash', ARGV[#ARGV - 1], 'seq', ARGV[#ARGV - 2])
 return 1
 """
 
@@ -31,8 +35,10 @@ class EvidenceStore:
     def __init__(self, redis: RedisClient, chain: str = MAIN_CHAIN) -> None:
         self._redis = redis
         self._append = redis.register_script(_APPEND)
+        self.chain = chain
         self._stream = tagged(f"evidence:{chain}", "log")
         self._head = tagged(f"evidence:{chain}", "head")
+        self._checkpoints = tagged(f"evidence:{chain}", "checkpoints")  # hash: seq -> JWS
 
     async def head(self) -> tuple[int, str | None]:
         """(last sequence number, its hash); (0, None) for an empty log."""
@@ -40,14 +46,25 @@ class EvidenceStore:
         seq, digest = values
         return (int(seq), str(digest)) if seq else (0, None)
 
-    async def append(self, prev: str, seq: int, digest: str, entry: dict[str, Any]) -> bool:
-        """Append if the head is still ``prev``; False when another writer got there first."""
-        result = await self._append(
-            keys=[self._head, self._stream], args=[prev, seq, digest, json.dumps(entry)]
-        )
-        return bool(result)
+    async def append(self, prev: str, entries: Sequence[tuple[int, str, dict[str, Any]]]) -> bool:
+        """Append ``entries`` (seq, hash, entry), chained in order, if the head is still
+        ``prev``; False (nothing written) when another writer got there first."""
+        args: list[Any] = [prev]
+        for seq, digest, entry in entries:
+            args += [seq, digest, json.dumps(entry)]
+        return bool(await self._append(keys=[self._head, self._stream], args=args))
 
     async def read(self, after_seq: int = 0, count: int = 1000) -> list[dict[str, Any]]:
         """Entries with ``seq > after_seq`` in order (stream ids are ``<seq>-1``)."""
         rows = await self._redis.xrange(self._stream, min=f"({after_seq}-1", count=count)
         return [json.loads(fields["e"]) for _, fields in rows or () if fields]
+
+    async def add_checkpoint(self, seq: int, jws: str) -> None:
+        """Keep the signed checkpoint of entry ``seq`` (the first one signed stands)."""
+        await self._redis.hsetnx(self._checkpoints, str(seq), jws)
+
+    async def checkpoints(self) -> dict[int, str]:
+        """Every checkpoint, by the sequence number it signs (one per thousand entries or
+        so: small enough to read at once)."""
+        rows = await self._redis.hgetall(self._checkpoints)
+        return {int(seq): str(jws) for seq, jws in rows.items()}

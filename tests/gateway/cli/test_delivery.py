@@ -47,8 +47,12 @@ async def test_services_add_list_and_show_print_json(
         tmp_path,
         *("services", "add", "--name", name, "--version", "1", "--title", "Permit"),
         *("--schema", str(schema), "--min-level", "Cl.Cm", "--retention-days", "30"),
+        *("--attachment-type", "application/pdf", "--attachment-type", "image/png"),
+        *("--max-attachments", "3", "--max-attachment-bytes", "100000"),
     )
     assert added["name"] == name and added["schema"] == SCHEMA and added["min_level"] == "Cl.Cm"
+    assert added["attachment_types"] == ["application/pdf", "image/png"]
+    assert added["max_attachments"] == 3 and added["max_attachment_bytes"] == 100000
     listed = _json(cli_env, tmp_path, "services", "list")
     assert name in {s["name"] for s in listed}
     shown = _json(cli_env, tmp_path, "services", "show", name, "1")
@@ -68,6 +72,17 @@ async def test_services_add_refuses_a_bad_schema_or_level_with_exit_2(
         cli_env, tmp_path, *args, "--schema", str(schema), "--min-level", "Q9", check=False
     )
     assert result.returncode == 2 and "min_level" in result.stderr
+    result = run_cli(
+        cli_env,
+        tmp_path,
+        *args,
+        "--schema",
+        str(schema),
+        "--attachment-type",
+        "app/x-exe",
+        check=False,
+    )
+    assert result.returncode == 2 and "attachment_types" in result.stderr
 
 
 async def test_routes_add_list_and_remove(

@@ -4,14 +4,17 @@ would."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import Key
 
 from gateway.runtime import Runtime
@@ -108,12 +111,57 @@ async def submit(
     headers: dict[str, str],
     body: dict[str, Any],
     key: str | None = None,
+    files: list[tuple[str, bytes, str]] | None = None,
 ) -> httpx.Response:
+    """POST a submission: JSON, or multipart/form-data when there are ``files`` (name,
+    content, declared media type)."""
+    headers = {**headers, "Idempotency-Key": key or str(uuid.uuid4())}
+    if files is None:
+        return await http.post("/api/v1/submissions", json=body, headers=headers)
     return await http.post(
         "/api/v1/submissions",
-        json=body,
-        headers={**headers, "Idempotency-Key": key or str(uuid.uuid4())},
+        data={"submission": json.dumps(body)},
+        files=[("attachment", file) for file in files],
+        headers=headers,
     )
+
+
+def payload_for(
+    issuer: str,
+    sender: Party,
+    request: dict[str, Any],
+    files: Sequence[tuple[str, bytes, str]] = (),
+) -> bytes:
+    """The envelope payload exactly as docs/receiving-submissions.md spells it, computed as a
+    sender would before submitting: canonical JSON (sorted keys, no spaces, UTF-8)."""
+    content = {
+        "iss": issuer,
+        "sender": {"organisation": sender.org_id, "client_id": sender.kit.client_id},
+        "recipient": {"organisation": request["recipient"]},
+        "service": {"name": request["service"], "version": request["version"]},
+        "reference": request.get("reference"),
+        "body": request["body"],
+        "attachments": [
+            {"name": name, "media_type": media, "size": len(data), "sha256": sha256(data)}
+            for name, data, media in files
+        ],
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def detached_signature(kit: Kit, payload: bytes, *, key: Key | None = None) -> str:
+    """A sender's detached JWS over ``payload`` (RFC 7515 Appendix F), by its registered key
+    unless told."""
+    signing_key = key or kit.key
+    assert signing_key is not None
+    header = {"alg": "ES256", "kid": kit.kid, "typ": "submission+jws"}
+    compact = jws.serialize_compact(header, payload, signing_key)
+    protected, _, signature = compact.split(".")
+    return f"{protected}..{signature}"
 
 
 def acknowledgement(

@@ -63,7 +63,7 @@ async def test_the_citizens_pairwise_id_and_level_travel_in_the_envelope(
     assert response.status_code == 202, response.text
     stored = await runtime.delivery.submissions.stored(response.json()["id"])
     assert stored is not None
-    payload = open_envelope(stored.envelope, runtime.keys.jwks()).payload
+    payload = open_envelope(stored.envelope, runtime.keys.jwks()).submission
     subject = payload["subject"]
     expected = runtime.subjects.subject(recipient_sector(ex.recipient.org_id), citizen.id)
     assert subject["sub"] == expected and subject["acr"] == "Cl.Cm"

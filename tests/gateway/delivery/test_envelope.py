@@ -13,9 +13,16 @@ import pytest
 from joserfc import jws
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
-from joserfc.jws import GeneralJSONSerialization
+from joserfc.jws import GeneralJSONSerialization, GeneralJSONSignature, JWSRegistry
+from joserfc.registry import HeaderParameter
 
-from gateway.delivery.envelope import b64url, open_envelope, unb64url, verify_document
+from gateway.delivery.envelope import (
+    ENVELOPE_REGISTRY,
+    b64url,
+    open_envelope,
+    unb64url,
+    verify_document,
+)
 from gateway.delivery.errors import EnvelopeVerificationError
 from gateway.runtime import Runtime
 from tests.gateway.delivery.support import exchange, submit
@@ -47,10 +54,19 @@ async def test_the_envelope_verifies_with_joserfc_alone(
         "payload": envelope["payload"],
         "signatures": envelope["signatures"],
     }
-    verified = jws.deserialize_json(general, keys, algorithms=["ES256"])
-    assert json.loads(verified.payload)["id"] == answer["id"]
+    # The gateway's facts sit in its protected header under "submission" (RFC 7515 §4.3), a
+    # parameter joserfc checks once it is told of it.
+    registry = JWSRegistry(
+        header_registry={"submission": HeaderParameter("GovConnect facts", lambda _: None)},
+        algorithms=["ES256"],
+    )
+    verified = jws.deserialize_json(general, keys, registry=registry)
+    assert isinstance(verified, GeneralJSONSignature)
+    header = verified.members[0].protected
+    assert header is not None
+    assert header["submission"]["id"] == answer["id"]
+    assert json.loads(verified.payload)["body"]["name"] == "Ada Lovelace"
     assert set(envelope) == {"payload", "signatures"}
-    header = json.loads(unb64url(envelope["signatures"][0]["protected"]))
     assert header["typ"] == "submission+jws" and header["alg"] == "ES256"
 
 
@@ -66,7 +82,7 @@ async def test_one_changed_byte_of_the_payload_breaks_the_envelope(
         "signatures": envelope["signatures"],
     }
     with pytest.raises(BadSignatureError):
-        jws.deserialize_json(tampered, KeySet.import_key_set(jwks), algorithms=["ES256"])
+        jws.deserialize_json(tampered, KeySet.import_key_set(jwks), registry=ENVELOPE_REGISTRY)
     with pytest.raises(EnvelopeVerificationError):
         open_envelope(tampered, jwks)
 

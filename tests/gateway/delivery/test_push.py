@@ -66,7 +66,7 @@ async def test_a_submission_is_pushed_signed_per_standard_webhooks_and_then_ackn
     assert event["type"] == "submission.received"
     jwks = (await http.get("/.well-known/jwks.json")).json()
     opened = open_envelope(event["data"], jwks)
-    assert opened.payload["id"] == sent["id"]
+    assert opened.submission["id"] == sent["id"]
     assert opened.payload_sha256 == sent["payload_sha256"]
     await _state(http, ex, sent["id"], "delivered")
     ack = acknowledgement(

@@ -35,8 +35,8 @@ async def test_a_back_office_submission_is_stored_queued_and_answered_with_a_sig
     assert stored is not None and stored.queued
     opened = open_envelope(stored.envelope, jwks)
     assert opened.payload_sha256 == answer["payload_sha256"]
-    assert opened.payload["body"] == FORM and opened.payload["subject"] is None
-    assert opened.payload["service"] == {"name": ex.service, "version": "1"}
+    assert opened.submission["body"] == FORM and opened.submission["subject"] is None
+    assert opened.submission["service"] == {"name": ex.service, "version": "1"}
     shown = await http.get(f"/api/v1/submissions/{answer['id']}", headers=ex.sender.headers)
     assert shown.json()["state"] == "queued"
     assert [e["event"] for e in shown.json()["timeline"]] == ["accepted", "queued"]

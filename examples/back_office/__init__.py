@@ -1,0 +1,1 @@
+"""Anytown Back Office: an example recipient of GovConnect submissions (push and pull)."""
