@@ -32,6 +32,7 @@ from gateway.delivery import worker as delivery_worker
 from gateway.health import routes as health_routes
 from gateway.logout import routes as logout_routes
 from gateway.logout import worker as logout_worker
+from gateway.moves import routes as move_routes
 from gateway.oidc import responses as oauth_responses
 from gateway.organisations import routes as organisation_routes
 from gateway.passkeys import routes as passkey_routes
@@ -40,7 +41,10 @@ from gateway.sessions import routes as session_routes
 from gateway.signing import routes as signing_routes
 from gateway.tokens import routes as token_routes
 from gateway.web import routes as web_routes
+from messaging import routes as messaging_routes
+from messaging import worker as messaging_worker
 from payments import routes as payment_routes
+from payments import worker as payments_worker
 from trust_levels.agents import routes as agent_routes
 from trust_levels.businesses import routes as business_routes
 from trust_levels.proofing import routes as proofing_routes
@@ -58,6 +62,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             running(runtime.notification_worker()),
             running(logout_worker.backchannel_worker(runtime)),
             running(delivery_worker.delivery_worker(runtime)),
+            messaging_worker.sweeping(runtime),
+            running(payments_worker.payments_worker(runtime)),
         ):
             app.state.runtime = runtime
             yield
@@ -93,6 +99,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         agent_routes,
         proofing_routes,
         payment_routes,
+        messaging_routes,
+        move_routes,
     ):
         app.include_router(module.router)
     if not settings.is_production:

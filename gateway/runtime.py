@@ -28,7 +28,7 @@ from gateway.core.redis import (
     RedisClient,
     StoreKind,
     StoreTarget,
-    connect,
+    open_client,
     resolve_target,
 )
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
@@ -38,6 +38,7 @@ from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
 from gateway.logout.services import BackchannelNotifier, LogoutService
 from gateway.logout.store import LogoutQueueStore
+from gateway.moves.services import MoveService, build_moves
 from gateway.notify.outbox import LocalOutbox
 from gateway.notify.queue import consumer_name
 from gateway.notify.services import Notifications, Notifier, build_notifications
@@ -57,6 +58,7 @@ from gateway.tokens.client_auth import ClientAuthenticator, ClientKeys
 from gateway.tokens.models import TOKEN_PATH
 from gateway.tokens.services import TokenService
 from gateway.tokens.store import TokenStore
+from messaging.services import Messaging, build_messaging
 from payments.services import Payments, build_payments
 from trust_levels.agents.services import AgentService, build_agents
 from trust_levels.businesses.services import BusinessService
@@ -107,6 +109,8 @@ class Runtime:
     passkeys: PasskeyService
     delivery: Delivery
     payments: Payments
+    messaging: Messaging
+    moves: MoveService
 
     def notification_worker(self) -> NotificationWorker | None:
         """A worker delivering the queued notifications under a consumer name of its own;
@@ -142,7 +146,14 @@ class Runtime:
 
 
 def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Clock) -> Runtime:
-    evidence = EvidenceLog(EvidenceStore(redis), clock)
+    keys = KeyRing(settings.pki_dir / KEY_FILE_NAME, clock, settings.max_token_lifetime_seconds)
+    evidence = EvidenceLog(
+        EvidenceStore(redis),
+        clock,
+        keys=keys,
+        checkpoint_every=settings.evidence_checkpoint_every,
+        issuer=settings.issuer,
+    )
     authority = CertificateAuthority.load(settings.pki_dir)
     organisations = OrganisationService(
         OrganisationStore(redis),
@@ -158,7 +169,6 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
     box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
-    keys = KeyRing(settings.pki_dir / KEY_FILE_NAME, clock, settings.max_token_lifetime_seconds)
     clients = ClientService(
         ClientStore(redis),
         clock,
@@ -225,6 +235,30 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         issuer=settings.issuer,
         token_endpoint=settings.issuer + TOKEN_PATH,
     )
+    messaging = build_messaging(
+        settings,
+        redis,
+        clock,
+        evidence,
+        accounts=accounts,
+        businesses=businesses,
+        agents=agents,
+        organisations=organisations,
+        clients=clients,
+        subjects=subjects,
+        notifier=notifier,
+    )
+    delivery = build_delivery(
+        settings,
+        redis,
+        clock,
+        evidence,
+        keys=keys,
+        organisations=organisations,
+        clients=clients,
+        subjects=subjects,
+        client_keys=client_keys,
+    )
     return Runtime(
         settings=settings,
         target=target,
@@ -263,24 +297,30 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
             client_auth=client_auth,
             levels=levels,
             affiliations=BusinessAffiliations(businesses),
+            observers=(messaging,),
         ),
         levels=levels,
         proofing=proofing,
         businesses=businesses,
         agents=agents,
         passkeys=build_passkeys(settings, redis, clock, evidence, accounts),
-        delivery=build_delivery(
+        delivery=delivery,
+        payments=build_payments(
+            settings, redis, clock, evidence, organisations, receipts=messaging
+        ),
+        messaging=messaging,
+        moves=build_moves(
             settings,
             redis,
             clock,
             evidence,
-            keys=keys,
+            delivery=delivery,
             organisations=organisations,
             clients=clients,
+            accounts=accounts,
+            messaging=messaging,
             subjects=subjects,
-            client_keys=client_keys,
         ),
-        payments=build_payments(settings, redis, clock, evidence, organisations),
     )
 
 
@@ -295,7 +335,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
     if embedded is not None:
         embedded.ensure_running()
     target = resolve_target(settings, embedded)
-    redis = connect(target, settings)
+    redis = await open_client(target, settings)
     runtime: Runtime | None = None
     try:
         # Refuse a production start before any adapter is built from the settings.

@@ -223,7 +223,8 @@ async def inbox(
     folder: Annotated[str, Query(max_length=16)] = "inbox",
     done: Done = None,
 ) -> Response:
-    """The person's conversations (their own and their businesses'), or the archived ones."""
+    """The person's conversations (their own and their businesses'), or the archived ones.
+    Signed-in session."""
     chosen = Folder.ARCHIVED if folder == Folder.ARCHIVED.value else Folder.INBOX
     summaries = await runtime.messaging.inbox(_account(session))
     return render(
@@ -240,7 +241,7 @@ async def inbox(
 @router.get(CITIZEN + "/export")
 async def export(request: Request, session: SignedInSession, runtime: RuntimeDep) -> Response:
     """Everything held in the person's own inbox, as a JSON download (a subject access
-    export); a second step first when any of it demands one."""
+    export); a second step first when any of it demands one. Signed-in session."""
     assurance = await runtime.levels.assurance(session)
     try:
         document = await runtime.messaging.export(_account(session), assurance)
@@ -267,6 +268,7 @@ async def export(request: Request, session: SignedInSession, runtime: RuntimeDep
 async def export_step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     return await _step_up(request, session, runtime, CITIZEN + "/export")
 
 
@@ -278,7 +280,8 @@ async def conversation(
     conversation_id: Id,
     done: Done = None,
 ) -> Response:
-    """One conversation; opening it sets the read receipt of the council's messages."""
+    """One conversation; opening it sets the read receipt of the council's messages.
+    Signed-in session."""
     access = await runtime.messaging.as_citizen(_account(session), conversation_id)
     return await _conversation_page(request, session, runtime, access, banner=_banner(done))
 
@@ -287,6 +290,7 @@ async def conversation(
 async def citizen_step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_citizen(_account(session), conversation_id)
     return await _step_up(request, session, runtime, _base(access))
 
@@ -295,6 +299,7 @@ async def citizen_step_up(
 async def citizen_reply(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_citizen(_account(session), conversation_id)
     return await _reply(request, session, runtime, access)
 
@@ -308,7 +313,7 @@ async def file_away(
     action: Annotated[str, Path(pattern="^(archive|delete|restore)$")],
 ) -> Response:
     """Archive, delete from the person's own view (the council keeps its record), or bring
-    back to the inbox."""
+    back to the inbox. Signed-in session."""
     await checked_form(request, session)
     access = await runtime.messaging.as_citizen(_account(session), conversation_id)
     folder = {"archive": Folder.ARCHIVED, "delete": Folder.DELETED}.get(action, Folder.INBOX)
@@ -325,6 +330,7 @@ async def citizen_attachment(
     message_id: Id,
     attachment_id: Id,
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_citizen(_account(session), conversation_id)
     return await _attachment(session, runtime, access, message_id, attachment_id)
 
@@ -336,7 +342,8 @@ async def citizen_attachment(
 async def delegated_inbox(
     request: Request, session: SignedInSession, runtime: RuntimeDep, relationship_id: Id
 ) -> Response:
-    """A client's conversations in the service the relationship covers (read only)."""
+    """A client's conversations in the service the relationship covers (read only).
+    Signed-in session."""
     usable, summaries = await runtime.messaging.delegated_inbox(_account(session), relationship_id)
     return render(
         request,
@@ -357,7 +364,8 @@ async def delegated_conversation(
     relationship_id: Id,
     conversation_id: Id,
 ) -> Response:
-    """One of the client's conversations; the read is written to the evidence log."""
+    """One of the client's conversations; the read is written to the evidence log.
+    Signed-in session."""
     access = await runtime.messaging.as_delegate(
         _account(session), relationship_id, conversation_id
     )
@@ -372,6 +380,7 @@ async def delegated_step_up(
     relationship_id: Id,
     conversation_id: Id,
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_delegate(
         _account(session), relationship_id, conversation_id
     )
@@ -387,6 +396,7 @@ async def delegated_attachment(
     message_id: Id,
     attachment_id: Id,
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_delegate(
         _account(session), relationship_id, conversation_id
     )
@@ -400,7 +410,7 @@ async def delegated_attachment(
 async def team_inbox(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: Done = None
 ) -> Response:
-    """The conversations of every team the person is staff of."""
+    """The conversations of every team the person is staff of. Signed-in session."""
     summaries = await runtime.messaging.team_inbox(_account(session))
     return render(
         request,
@@ -420,7 +430,8 @@ async def staff_conversation(
     conversation_id: Id,
     done: Done = None,
 ) -> Response:
-    """One conversation of the person's team; opening it is written to the evidence log."""
+    """One conversation of the person's team; opening it is written to the evidence log.
+    Signed-in session."""
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     return await _conversation_page(request, session, runtime, access, banner=_banner(done))
 
@@ -429,6 +440,7 @@ async def staff_conversation(
 async def staff_step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     return await _step_up(request, session, runtime, _base(access))
 
@@ -437,6 +449,7 @@ async def staff_step_up(
 async def staff_reply(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     return await _reply(request, session, runtime, access)
 
@@ -445,7 +458,7 @@ async def staff_reply(
 async def assign(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
-    """Give the conversation to someone on the team (or to nobody)."""
+    """Give the conversation to someone on the team (or to nobody). Signed-in session."""
     form = await checked_form(request, session)
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     try:
@@ -462,6 +475,7 @@ async def assign(
 async def close(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     await runtime.messaging.close(access)
@@ -476,5 +490,6 @@ async def staff_attachment(
     message_id: Id,
     attachment_id: Id,
 ) -> Response:
+    """Signed-in session."""
     access = await runtime.messaging.as_staff(_account(session), conversation_id)
     return await _attachment(session, runtime, access, message_id, attachment_id)

@@ -39,7 +39,7 @@ from typing import Any
 
 from gateway.core.keyspace import tagged
 from gateway.core.queue import StreamQueue
-from gateway.core.redis import RedisClient
+from gateway.core.redis import RedisClient, queue_script
 from payments.models import PaymentKey
 from payments.states import Transition
 
@@ -290,10 +290,11 @@ class PaymentStore:
         """:meth:`create` and :meth:`index` in one round trip, for a fresh random id (no
         ``Idempotency-Key``), which no other request can be writing."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            await self._create(
+            await queue_script(
+                pipe,
+                self._create,
                 keys=[payment_key(payment_id), events_key(payment_id)],
                 args=[json.dumps(event), *_pairs(fields)],
-                client=pipe,  # type: ignore[arg-type]
             )
             pipe.zadd(account_index_key(account_id), {payment_id: created_ms})
             pipe.zadd(_open_shard(payment_id), {payment_id: created_ms})

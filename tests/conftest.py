@@ -27,7 +27,7 @@ from gateway.signing.services import KeyRing
 from tests.support.servers import threaded_gateway
 from tests.support.web import Browser
 
-pytest_plugins = ["tests.support.browser"]
+pytest_plugins = ["tests.support.browser", "tests.support.slots"]
 
 TEST_ACTOR = Actor("cli", "pytest")
 

@@ -105,7 +105,8 @@ async def create_account_page(
     session: PageSession,
     next: str | None = None,
 ) -> Response:
-    """``next`` brings a person who came from a council's sign-in back to it once verified."""
+    """``next`` brings a person who came from a council's sign-in back to it once verified.
+    Public."""
     if session.signed_in:
         return redirect(request, safe_next(next))
     return render(
@@ -120,6 +121,7 @@ async def create_account_page(
 
 @router.post("/create-account")
 async def create_account(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     email, password = field(form, "email"), secret_field(form, "password")
     errors: dict[str, str] = {}
@@ -183,11 +185,13 @@ def _code_page_or_start(request: Request, session: Session, flow: CodeFlow) -> R
 
 @router.get("/create-account/check-email")
 async def check_email_page(request: Request, session: PageSession) -> Response:
+    """Public."""
     return _code_page_or_start(request, session, VERIFY_EMAIL)
 
 
 @router.post("/create-account/check-email")
 async def check_email(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     email = session.pending.get("verify_email")
     if not isinstance(email, str):
@@ -207,6 +211,7 @@ async def check_email(request: Request, session: PageSession, runtime: RuntimeDe
 
 @router.post("/create-account/resend")
 async def resend_code(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     await checked_form(request, session)
     email = session.pending.get("verify_email")
     if not isinstance(email, str):
@@ -224,11 +229,13 @@ async def resend_code(request: Request, session: PageSession, runtime: RuntimeDe
 
 @router.get("/forgot-password")
 async def forgot_password_page(request: Request, session: PageSession) -> Response:
+    """Public."""
     return render(request, "forgot_password.html", session, title="Reset your password", email="")
 
 
 @router.post("/forgot-password")
 async def forgot_password(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     email = field(form, "email")
     errors: dict[str, str] = {}
@@ -257,11 +264,13 @@ async def forgot_password(request: Request, session: PageSession, runtime: Runti
 
 @router.get("/reset-password")
 async def reset_password_page(request: Request, session: PageSession) -> Response:
+    """Public."""
     return _code_page_or_start(request, session, RESET_PASSWORD)
 
 
 @router.post("/reset-password")
 async def reset_password(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     email = session.pending.get("reset_email")
     if not isinstance(email, str):
@@ -288,6 +297,7 @@ async def reset_password(request: Request, session: PageSession, runtime: Runtim
 async def resend_reset_code(
     request: Request, session: PageSession, runtime: RuntimeDep
 ) -> Response:
+    """Public."""
     await checked_form(request, session)
     email = session.pending.get("reset_email")
     if not isinstance(email, str):
@@ -320,6 +330,7 @@ def _banner(done: str | None, allowed: set[str]) -> str | None:
 async def account_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: str | None = None
 ) -> Response:
+    """Signed-in session."""
     assert session.account_id is not None
     account = await runtime.accounts.get(session.account_id)
     recovery_left = (
@@ -344,6 +355,7 @@ async def account_page(
 async def sessions_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: str | None = None
 ) -> Response:
+    """Signed-in session."""
     assert session.account_id is not None
     sessions = await runtime.sessions.list_for(session.account_id, session)
     return render(
@@ -358,6 +370,7 @@ async def sessions_page(
 
 @router.post("/account/sessions/end")
 async def end_session(request: Request, session: SignedInSession, runtime: RuntimeDep) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     await runtime.sessions.end_by_handle(session.account_id, field(form, "handle"))
@@ -368,6 +381,7 @@ async def end_session(request: Request, session: SignedInSession, runtime: Runti
 async def end_other_sessions(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     assert session.account_id is not None
     await runtime.sessions.end_all(session.account_id, except_session=session.id)
@@ -378,6 +392,7 @@ async def end_other_sessions(
 async def authenticator_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     assert session.account_id is not None
     enrolment = await runtime.accounts.begin_totp(session.account_id)
     return render(
@@ -393,6 +408,7 @@ async def authenticator_page(
 async def confirm_authenticator(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     code = _code(field(form, "code"))
@@ -420,6 +436,7 @@ async def confirm_authenticator(
 
 @router.get("/account/recovery-codes")
 async def recovery_codes_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return render(
         request,
         "confirm.html",
@@ -435,6 +452,7 @@ async def recovery_codes_page(request: Request, session: SignedInSession) -> Res
 async def regenerate_recovery_codes(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     assert session.account_id is not None
     codes = await runtime.accounts.regenerate_recovery_codes(session.account_id)
@@ -445,6 +463,7 @@ async def regenerate_recovery_codes(
 
 @router.get("/account/password")
 async def change_password_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return render(request, "change_password.html", session, title="Change your password")
 
 
@@ -452,6 +471,7 @@ async def change_password_page(request: Request, session: SignedInSession) -> Re
 async def change_password(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     current, new = secret_field(form, "current_password"), secret_field(form, "new_password")
@@ -482,6 +502,7 @@ async def change_password(
 
 @router.get("/account/email")
 async def change_email_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return render(
         request, "change_email.html", session, title="Change your email address", new_email=""
     )
@@ -489,6 +510,7 @@ async def change_email_page(request: Request, session: SignedInSession) -> Respo
 
 @router.post("/account/email")
 async def change_email(request: Request, session: SignedInSession, runtime: RuntimeDep) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     new_email, password = field(form, "new_email"), secret_field(form, "password")
@@ -522,6 +544,7 @@ async def change_email(request: Request, session: SignedInSession, runtime: Runt
 
 @router.get("/account/email/confirm")
 async def confirm_email_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return _code_page_or_start(request, session, CHANGE_EMAIL)
 
 
@@ -529,6 +552,7 @@ async def confirm_email_page(request: Request, session: SignedInSession) -> Resp
 async def confirm_email(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     code = _code(field(form, "code"))
@@ -545,6 +569,7 @@ async def confirm_email(
 
 @router.get("/account/delete")
 async def delete_account_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return render(request, "delete_account.html", session, title="Delete your account")
 
 
@@ -552,6 +577,7 @@ async def delete_account_page(request: Request, session: SignedInSession) -> Res
 async def delete_account(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     password = secret_field(form, "password")

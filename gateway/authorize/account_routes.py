@@ -22,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 async def services_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, removed: str | None = None
 ) -> Response:
+    """Signed-in session."""
     assert session.account_id is not None
     services = await runtime.authorization.consents.services(session.account_id)
     rows = [
@@ -56,6 +57,7 @@ async def services_page(
 async def remove_service(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     assert session.account_id is not None
     client_id = field(form, "client_id")

@@ -119,7 +119,7 @@ def parse_vtr(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack
             raise InvalidRequestError(
                 'vtr must be a JSON array of vectors of trust, like ["Cl.Cm.P2"] (RFC 8485 §5.1).'
             ) from None

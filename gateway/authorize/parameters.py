@@ -90,7 +90,9 @@ def parse_prompt(value: str | None) -> frozenset[str]:
 def parse_max_age(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # A digit string longer than any allowed age is refused before int(), which raises past
+    # 4300 digits (CVE-2020-10735's limit).
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_AGE_LIMIT:
         raise InvalidRequestError("max_age must be a whole number of seconds, 0 or more.")
@@ -107,7 +109,7 @@ def parse_claims(value: object) -> dict[str, Any] | None:
             raise InvalidRequestError(f"claims is longer than {MAX_CLAIMS_CHARS} characters.")
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack
             raise InvalidRequestError("claims is not JSON (OIDC Core §5.5).") from None
     if not isinstance(value, dict):
         raise InvalidRequestError("claims must be a JSON object (OIDC Core §5.5).")

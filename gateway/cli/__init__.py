@@ -10,7 +10,10 @@ from __future__ import annotations
 import typer
 
 from gateway.cli import accounts, admin, audit, clients, keys, officers, orgs, serve, setup, worker
+from gateway.cli import bench as bench_cli
 from gateway.cli import delivery as delivery_cli
+from gateway.cli import messaging as messaging_cli
+from gateway.cli import moves as moves_cli
 from gateway.cli import payments as payments_cli
 
 app = typer.Typer(
@@ -31,7 +34,10 @@ app.add_typer(admin.app, name="admin", help="Admin API tokens.")
 app.add_typer(audit.app, name="audit", help="The hash-chained evidence log.")
 app.add_typer(payments_cli.app, name="payments", help="Payment API keys (GOV.UK Pay compatible).")
 delivery_cli.register(app)
+messaging_cli.register(app)
+moves_cli.register(app)
 app.add_typer(officers.app, name="officers", help="Identity officers (identity proofing).")
+bench_cli.register(app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``govconnect keys``: list and rotate the gateway's signing keys.
+"""``govconnect keys``: list and rotate the gateway's signing keys; rotate the messages KEK.
 
 ``list`` reads the key file alone; ``rotate`` also records the rotation in the evidence log.
 Both run beside live gateways: a rotation takes the file's lock, and every gateway process
@@ -17,6 +17,7 @@ from gateway.runtime import Runtime
 from gateway.signing.models import RotationResult
 from gateway.signing.services import KeyRing
 from gateway.signing.store import KEY_FILE_NAME
+from messaging.services import Rewrapped
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -67,4 +68,27 @@ def rotate(as_json: JsonOption = False) -> None:
             ("archived", result.archived),
         )
     ]
+    emit(result.to_json(), as_json, lines)
+
+
+@app.command("rotate-kek")
+def rotate_kek(as_json: JsonOption = False) -> None:
+    """Add a new key-encryption key for secure messages and re-wrap every stored message's
+    data key under it; no message body or attachment is read or rewritten.
+
+    Older KEKs stay in the key file, so a message wrapped by a gateway that had not yet seen
+    the new key still opens; running the command again re-wraps those too.
+    """
+
+    async def action(runtime: Runtime) -> Rewrapped:
+        runtime.messaging.ring.rotate()
+        result = await runtime.messaging.rewrap()
+        await runtime.evidence.record(
+            Event(str(cli_actor()), "message-keys.rotated", "message-kek", result.to_json())
+        )
+        return result
+
+    result = run(action)
+    lines = [f"KEK now wrapping: {result.kek}", f"data keys re-wrapped: {result.rewrapped}"]
+    lines += [f"could not unwrap: {name}" for name in result.unreadable]
     emit(result.to_json(), as_json, lines)

@@ -49,26 +49,27 @@ def _request_schema(model: type[BaseModel]) -> dict[str, Any]:
 @router.post(
     "",
     status_code=201,
-    summary="Register a client; a client_secret_* client's secret is returned this once",
+    summary="Register a client (admin token); a client_secret_* client's secret is returned "
+    "this once",
     openapi_extra=_request_schema(ClientRegistration),
 )
 async def add_client(actor: AdminDep, runtime: RuntimeDep, body: JsonObject) -> dict[str, Any]:
     return (await runtime.clients.add(ClientRegistration.build(body), actor)).to_json()
 
 
-@router.get("", summary="List registered clients (never their secrets)")
+@router.get("", summary="List registered clients, never their secrets (admin token)")
 async def list_clients(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
     return {"clients": [client.to_json() for client in await runtime.clients.list()]}
 
 
-@router.get("/{client_id}", summary="Show one client")
+@router.get("/{client_id}", summary="Show one client (admin token)")
 async def get_client(_: AdminDep, runtime: RuntimeDep, client_id: str) -> dict[str, Any]:
     return (await runtime.clients.get(client_id)).to_json()
 
 
 @router.patch(
     "/{client_id}",
-    summary="Change the fields given; the whole registration is validated again",
+    summary="Change the fields given; the whole registration is validated again (admin token)",
     openapi_extra=_request_schema(ClientUpdate),
 )
 async def update_client(
@@ -78,19 +79,20 @@ async def update_client(
     return issued.to_json()
 
 
-@router.post("/{client_id}/disable", summary="Disable a client at once")
+@router.post("/{client_id}/disable", summary="Disable a client at once (admin token)")
 async def disable_client(actor: AdminDep, runtime: RuntimeDep, client_id: str) -> dict[str, Any]:
     return (await runtime.clients.disable(client_id, actor)).to_json()
 
 
-@router.post("/{client_id}/enable", summary="Enable a disabled client")
+@router.post("/{client_id}/enable", summary="Enable a disabled client (admin token)")
 async def enable_client(actor: AdminDep, runtime: RuntimeDep, client_id: str) -> dict[str, Any]:
     return (await runtime.clients.enable(client_id, actor)).to_json()
 
 
 @router.post(
     "/{client_id}/rotate-secret",
-    summary="Issue a new client secret, returned this once; the old one stops working",
+    summary="Issue a new client secret, returned this once; the old one stops working "
+    "(admin token)",
 )
 async def rotate_secret(actor: AdminDep, runtime: RuntimeDep, client_id: str) -> dict[str, Any]:
     secret = await runtime.clients.rotate_secret(client_id, actor)

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.core.errors import Category, GovConnectError, StoreUnavailableError
+from gateway.core.redis import FAILOVER_ERRORS
 from gateway.core.requestctx import current_request_id
 
 log = logging.getLogger(__name__)
@@ -132,4 +133,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(redis.ConnectionError, _store_down)
     app.add_exception_handler(redis.TimeoutError, _store_down)
+    for failover in FAILOVER_ERRORS:
+        app.add_exception_handler(failover, _store_down)
     app.add_exception_handler(Exception, _unexpected)

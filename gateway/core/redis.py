@@ -10,6 +10,7 @@ killed gateway never leaves an orphan holding the data folder.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import fcntl
@@ -30,6 +31,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.client
 import redis.asyncio.cluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
@@ -302,12 +304,53 @@ async def open_client(target: StoreTarget, settings: Settings) -> RedisClient:
     client = connect(target, settings)
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
         await client.initialize()
+    elif target.kind is StoreKind.EXTERNAL and await _is_cluster_node(client):
+        await client.aclose()
+        # A plain client on a cluster node works for that node's slots only: every other key
+        # answers MOVED, at random-looking moments. Refuse at start instead.
+        raise ConfigurationError(
+            f"{target.redacted_url} is a Redis Cluster node: set GOVCONNECT_REDIS_CLUSTER=true"
+        )
     return client
+
+
+async def _is_cluster_node(client: redis.asyncio.Redis) -> bool:
+    """Whether the server runs in cluster mode; False when it cannot say (unreachable now,
+    or an ACL user without ``INFO``): the first command then reports the real problem."""
+    try:
+        info = await client.info("cluster")
+    except redis.RedisError:
+        return False
+    return bool(info.get("cluster_enabled"))
 
 
 # Failing over takes the cluster's node timeout plus an election; each retry refreshes the
 # slot map first, so a handful covers the moment a request meets, without holding it long.
 CLUSTER_RETRIES = 5
+
+
+async def _disconnect_idle_connections(node: ClusterNode) -> None:
+    """redis-py 8.1's ``ClusterNode.disconnect_free_connections``, without its race.
+
+    After every refresh of the slot map (a failover, a ``MOVED``, the first command) redis-py
+    disconnects each node's idle connections in a background task. Its version leaves them in
+    the free list while it awaits, so a command can take one and have it closed under it
+    (``AttributeError: 'NoneType' object has no attribute 'writelines'``, a 500). This one
+    takes them out of the free list first and puts them back closed; they reconnect on use.
+    """
+    idle = list(node._free)
+    node._free.clear()
+    try:
+        await asyncio.gather(
+            *(connection.disconnect() for connection in idle), return_exceptions=True
+        )
+    finally:
+        node._free.extend(idle)
+
+
+# NOTE: a patch of the client library, kept to the one method above; the failover test
+# (tests/cluster/test_failover.py) met those 500s without it.
+ClusterNode.disconnect_free_connections = _disconnect_idle_connections  # type: ignore[method-assign,assignment]
 
 
 def _pop_routing_keys_in_transactions(cluster: redis.asyncio.cluster.RedisCluster) -> None:

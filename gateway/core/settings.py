@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_cluster: bool = False
     redis_timeout_seconds: float = 2.0
+    # Writes that must not be lost (acknowledged submissions, payments) wait until this many
+    # replicas have them (Redis WAIT), at most ``redis_wait_timeout_ms``; 0 trusts the master
+    # alone (asynchronous replication: see docs/deployment.md).
+    redis_wait_replicas: int = Field(default=0, ge=0, le=5)
+    redis_wait_timeout_ms: int = Field(default=1_000, ge=1, le=10_000)
 
     data_dir: Path = Path("var")
     pki_dir: Path = Path("certs/generated")
@@ -130,6 +135,35 @@ class Settings(BaseSettings):
     notify_api_key: SecretStr | None = None
     notify_base_url: str = "https://api.notifications.service.gov.uk"
     notify_templates: dict[str, str] = Field(default_factory=dict)
+
+    # Submission pushes (gateway/delivery/worker.py): the longest back-off between attempts,
+    # and how long a stopped worker's push waits before another worker takes it over.
+    delivery_retry_max_seconds: float = Field(default=600.0, gt=0)
+    delivery_claim_idle_seconds: float = Field(default=600.0, gt=0)
+    # The evidence log is signed (a checkpoint) every this many entries; 0: on demand only.
+    evidence_checkpoint_every: int = Field(default=1000, ge=0)
+
+    # Payments: requests a second per API key before 429 P0900 (payments/keys.py).
+    payments_rate_limit_per_second: int = Field(default=2_000, ge=1)
+
+    # Secure messaging (messaging/, docs/messaging.md): attachments (checked by content) up
+    # to this size and count; new-message notifications batched per person for this long and
+    # sent again if still unread after the reminder time; the level staff must be signed in
+    # at to open a team's messages; how often each process sweeps notifications and retention.
+    messaging_attachment_max_bytes: int = Field(default=700_000, ge=1_000, le=50_000_000)
+    messaging_attachments_per_message: int = Field(default=5, ge=0, le=20)
+    messaging_notify_batch_seconds: int = Field(default=300, ge=0)
+    messaging_notify_reminder_seconds: int = Field(default=259_200, ge=60)
+    messaging_staff_level: str = "Cl.Cm"
+    messaging_sweep_seconds: float = Field(default=5.0, gt=0)
+
+    # Tell Us Once (gateway/moves/, docs/tell-us-once.md): the level a person reports a move
+    # at; the OS Places API key (unset: the sample gazetteer shipped for development), its
+    # URL, and the map of OS local custodian codes to council GSS codes.
+    moves_level: str = "Cl.Cm"
+    moves_os_places_key: SecretStr | None = None
+    moves_os_places_url: str = "https://api.os.uk/search/places/v1"
+    moves_custodian_codes: dict[str, str] = Field(default_factory=dict)
 
     # Development shortcuts: each must be off in production.
     allow_client_secrets: bool | None = None

@@ -19,12 +19,14 @@ from gateway.runtime import Runtime
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process is serving")
+@router.get("/healthz", summary="Liveness: the process is serving (public)")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the store answers and the signing keys are loaded")
+@router.get(
+    "/readyz", summary="Readiness: the store answers and the signing keys are loaded (public)"
+)
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     body: dict[str, Any] = {"status": "ready"}
@@ -47,6 +49,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@router.get("/metrics", summary="Prometheus metrics (public)", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     return metrics_response(request)

@@ -53,7 +53,7 @@ CurrentSession = Annotated[Session | None, Depends(signed_in_or_none)]
 
 @router.get("/logout")
 async def logout(request: Request, session: CurrentSession, runtime: RuntimeDep) -> Response:
-    """§2: the relying party sends the person here with the parameters in the query."""
+    """§2: the relying party sends the person here with the parameters in the query. Public."""
     return await _logout(request, session, runtime, request.query_params.multi_items())
 
 
@@ -62,7 +62,7 @@ async def logout_by_form(
     request: Request, session: CurrentSession, runtime: RuntimeDep
 ) -> Response:
     """§2: the same parameters, form-encoded. A cross-site form post carries no
-    ``SameSite=Lax`` cookie, so without one the browser is sent on to the GET form."""
+    ``SameSite=Lax`` cookie, so without one the browser is sent on to the GET form. Public."""
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     if session is not None:
         return await _logout(request, session, runtime, form.multi_items())
@@ -78,7 +78,7 @@ async def logout_by_form(
 
 @router.post("/logout/confirm")
 async def confirm(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
-    """The person confirmed: end the session, then go where the relying party asked."""
+    """The person confirmed: end the session, then go where the relying party asked. Public."""
     await checked_form(request, session)
     kept = session.pending.get(_PENDING)
     plan: LogoutPlan | None = None

@@ -63,6 +63,7 @@ async def complete_sign_in(
 async def sign_in_page(
     request: Request, session: PageSession, next: str | None = None, done: str | None = None
 ) -> Response:
+    """Public."""
     if session.signed_in:
         return redirect(request, safe_next(next))
     banner = message(f"banner.{done}") if done in {"password-reset", "email-changed"} else None
@@ -79,6 +80,7 @@ async def sign_in_page(
 
 @router.post("/sign-in")
 async def sign_in(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     email, password = field(form, "email"), secret_field(form, "password")
     next_path = safe_next(field(form, "next"))
@@ -173,6 +175,7 @@ def _second_step_account(runtime: Runtime, session: Session) -> str | None:
 async def second_step_page(
     request: Request, session: PageSession, runtime: RuntimeDep, method: str = "totp"
 ) -> Response:
+    """Public."""
     if _second_step_account(runtime, session) is None:
         return redirect(request, "/sign-in")
     method = method if method in SECOND_FACTORS else "totp"
@@ -181,6 +184,7 @@ async def second_step_page(
 
 @router.post("/sign-in/email-code")
 async def send_email_code(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     await checked_form(request, session)
     account_id = _second_step_account(runtime, session)
     if account_id is None:
@@ -203,6 +207,7 @@ async def send_email_code(request: Request, session: PageSession, runtime: Runti
 
 @router.post("/sign-in/code")
 async def second_step(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     form = await checked_form(request, session)
     account_id = _second_step_account(runtime, session)
     if account_id is None:
@@ -255,6 +260,7 @@ async def second_step(request: Request, session: PageSession, runtime: RuntimeDe
 
 @router.get("/sign-out")
 async def sign_out_page(request: Request, session: PageSession) -> Response:
+    """Public."""
     if not session.signed_in:
         return redirect(request, "/sign-in")
     return render(
@@ -270,6 +276,7 @@ async def sign_out_page(request: Request, session: PageSession) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request, session: PageSession, runtime: RuntimeDep) -> Response:
+    """Public."""
     await checked_form(request, session)
     await runtime.sessions.end(session)
     request.state.clear_session = True

@@ -31,7 +31,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/dev/outbox")
 async def dev_outbox(request: Request, session: PageSession) -> Response:
-    """Development only (not mounted in production): what email and SMS would have said."""
+    """Public, development only (not mounted in production): what email and SMS would have
+    said."""
     runtime: Runtime = request.app.state.runtime
     messages = await runtime.outbox.latest(50) if runtime.outbox else []
     return render(

@@ -43,6 +43,7 @@ async def test_a_payment_receipt_arrives_once_in_the_citizens_inbox(runtime: Run
     )
     thread = await runtime.messaging.open(access, await runtime.levels.assurance(signed_in))
     [message] = thread.messages
+    assert message.body is not None
     assert "£120.50 with Visa ending 1111" in message.body
     assert "CT-2026-001" in message.body
 

@@ -128,6 +128,13 @@ def gateway_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[s
         }
     )
     env.update(extra or {})
+    # In the cluster run (make test-cluster) a child handed the suite's store must talk to it
+    # as a cluster, as the suite itself does.
+    suite_store = os.environ.get("GOVCONNECT_TEST_REDIS_URL")
+    if os.environ.get("GOVCONNECT_TEST_REDIS_CLUSTER") == "1" and (
+        suite_store is not None and env.get("GOVCONNECT_REDIS_URL") == suite_store
+    ):
+        env.setdefault("GOVCONNECT_REDIS_CLUSTER", "1")
     return env
 
 

@@ -155,7 +155,7 @@ async def clients_page(
     done: Done = None,
 ) -> Response:
     """An agent organisation's clients: every relationship, and for administrators the
-    controls to invite, limit to groups and revoke."""
+    controls to invite, limit to groups and revoke. Signed-in session."""
     return await _clients_page(request, session, runtime, business_id, banner("agents", done))
 
 
@@ -186,7 +186,7 @@ def _invite_page(
 async def invite_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
-    """The invitation form (administrators of agent organisations)."""
+    """The invitation form (administrators of agent organisations). Signed-in session."""
     try:
         await runtime.agents.administered(business_id, account_of(session))
     except AgentError as exc:
@@ -198,6 +198,7 @@ async def invite_page(
 async def invite(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     values = {name: field(form, name) for name in form if name != "csrf_token"}
     try:
@@ -239,7 +240,8 @@ async def revoke_client(
     business_id: BusinessId,
     relationship_id: RelationshipId,
 ) -> Response:
-    """An administrator withdraws an invitation or gives up a client's authority."""
+    """An administrator withdraws an invitation or gives up a client's authority.
+    Signed-in session."""
     await checked_form(request, session)
     try:
         await runtime.agents.revoke_as_agent(business_id, account_of(session), relationship_id)
@@ -258,7 +260,8 @@ async def limit_groups(
     business_id: BusinessId,
     relationship_id: RelationshipId,
 ) -> Response:
-    """An administrator limits a relationship to agent user groups (empty: everyone)."""
+    """An administrator limits a relationship to agent user groups (empty: everyone).
+    Signed-in session."""
     form = await checked_form(request, session)
     try:
         groups = _groups(field(form, "groups"))
@@ -295,7 +298,7 @@ async def agents_page(
 async def revoke_agent(
     request: Request, session: SignedInSession, runtime: RuntimeDep, relationship_id: RelationshipId
 ) -> Response:
-    """The client withdraws an agent's authority."""
+    """The client withdraws an agent's authority. Signed-in session."""
     await checked_form(request, session)
     try:
         await runtime.agents.revoke_as_client(account_of(session), relationship_id)
@@ -310,7 +313,7 @@ async def revoke_agent(
 async def decline_listed(
     request: Request, session: SignedInSession, runtime: RuntimeDep, relationship_id: RelationshipId
 ) -> Response:
-    """The client refuses an invitation from their list."""
+    """The client refuses an invitation from their list. Signed-in session."""
     await checked_form(request, session)
     account = await runtime.accounts.get(account_of(session))
     try:
@@ -380,7 +383,7 @@ async def invitation_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
     """Who is asking, for what; the known facts and the answer. A session below the level the
-    service demands is offered a second step first."""
+    service demands is offered a second step first. Signed-in session."""
     return await _invitation_page(request, session, runtime, token)
 
 
@@ -388,6 +391,7 @@ async def invitation_page(
 async def accept_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     values = {name: field(form, name) for name in ("client_name", "postcode")}
     account = await runtime.accounts.get(account_of(session))
@@ -432,6 +436,7 @@ async def accept_invitation(
 async def decline_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     account = await runtime.accounts.get(account_of(session))
     try:
@@ -446,7 +451,8 @@ async def step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
     """Start the second-step pages of ``gateway.sessions.routes`` for the signed-in account,
-    coming back to the invitation: the authenticator app if it has one, else an emailed code."""
+    coming back to the invitation: the authenticator app if it has one, else an emailed code.
+    Signed-in session."""
     await checked_form(request, session)
     account = await runtime.accounts.get(account_of(session))
     await start_second_step(runtime, session, account.id, INVITATION.format(token=token))
@@ -488,7 +494,9 @@ def _relationship_json(relationship: Relationship, state: str) -> dict[str, Any]
     }
 
 
-@api.get("/acting-for", summary="Whom an exchanged token acts for: token from RFC 8693 exchange")
+@api.get(
+    "/acting-for", summary="Whom an exchanged token acts for: access token from RFC 8693 exchange"
+)
 async def acting_for(
     runtime: RuntimeDep, token: Annotated[VerifiedAccessToken, Depends(acting_token)]
 ) -> JSONResponse:

@@ -103,6 +103,7 @@ def _forbidden(request: Request, session: Session, exc: NotAdministratorError) -
 async def businesses_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: Done = None
 ) -> Response:
+    """Signed-in session."""
     memberships = await runtime.businesses.memberships(account_of(session))
     return render(
         request,
@@ -135,6 +136,7 @@ def _new_page(
 
 @pages.get(f"{BASE}/new")
 async def new_business_page(request: Request, session: SignedInSession) -> Response:
+    """Signed-in session."""
     return _new_page(request, session)
 
 
@@ -142,6 +144,7 @@ async def new_business_page(request: Request, session: SignedInSession) -> Respo
 async def create_business(
     request: Request, session: SignedInSession, runtime: RuntimeDep
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     values = {name: field(form, name) for name in ("name", "kind", "number", "agent")}
     try:
@@ -205,6 +208,7 @@ def _invalid_link(request: Request, session: Session) -> Response:
 async def accept_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, token: Token
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     account_id = account_of(session)
     try:
@@ -273,6 +277,7 @@ async def business_page(
     business_id: BusinessId,
     done: Done = None,
 ) -> Response:
+    """Signed-in session."""
     return await _business_page(
         request, session, runtime, business_id, banner=banner("businesses", done)
     )
@@ -282,6 +287,7 @@ async def business_page(
 async def leave_business(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     account_id = account_of(session)
     try:
@@ -323,6 +329,7 @@ def _invite_page(
 async def invite_page(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     try:
         business = await runtime.businesses.administered(business_id, account_of(session))
     except NotAdministratorError as exc:
@@ -334,6 +341,7 @@ async def invite_page(
 async def invite(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     values = {"email": field(form, "email"), "role": field(form, "role")}
     account_id = account_of(session)
@@ -365,6 +373,7 @@ async def invite(
 async def withdraw_invitation(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     try:
         await runtime.businesses.revoke_invitation(
@@ -426,6 +435,7 @@ async def member_page(
     business_id: BusinessId,
     account_id: AccountId,
 ) -> Response:
+    """Signed-in session."""
     try:
         return await _member_page(request, session, runtime, business_id, account_id)
     except NotAdministratorError as exc:
@@ -440,6 +450,7 @@ async def change_role(
     business_id: BusinessId,
     account_id: AccountId,
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     role = _role(field(form, "role"))
     try:
@@ -467,6 +478,7 @@ async def change_groups(
     business_id: BusinessId,
     account_id: AccountId,
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     text = field(form, "groups")
     try:
@@ -497,6 +509,7 @@ async def remove_member(
     business_id: BusinessId,
     account_id: AccountId,
 ) -> Response:
+    """Signed-in session."""
     await checked_form(request, session)
     try:
         await runtime.businesses.remove_member(business_id, account_of(session), account_id)
@@ -517,6 +530,7 @@ async def remove_member(
 async def enrol(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     service = field(form, "service")
     try:
@@ -535,6 +549,7 @@ async def enrol(
 async def unenrol(
     request: Request, session: SignedInSession, runtime: RuntimeDep, business_id: BusinessId
 ) -> Response:
+    """Signed-in session."""
     form = await checked_form(request, session)
     try:
         await runtime.businesses.unenrol(business_id, account_of(session), field(form, "service"))
@@ -610,7 +625,8 @@ async def choose_business(request: Request, session: PageSession, runtime: Runti
 async def list_businesses(
     _: AdminDep,
     runtime: RuntimeDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded so offset + limit stays a 64-bit integer, which ZRANGE needs.
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     businesses = await runtime.businesses.registered(offset, limit)
