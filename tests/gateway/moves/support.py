@@ -6,16 +6,21 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from examples.back_office.config import Config
+from examples.council_website import keys
+from gateway.clients.models import ClientRegistration
 from gateway.delivery.models import NewService
 from gateway.moves.services import Hub
 from gateway.organisations.errors import OrganisationError
 from gateway.organisations.models import NewOrganisation, OrganisationKind
 from gateway.runtime import Runtime
 from tests.conftest import TEST_ACTOR
+from tests.gateway.clients.support import registration
 from tests.gateway.delivery.support import client_token
 from tests.gateway.tokens.support import Kit, key_client
 from trust_levels.assurance import NO_CONFIDENCE, Assurance, Freshness, Reached
@@ -126,6 +131,30 @@ async def office(
     declared = (await registry.service(service, "1")).json_schema["properties"]
     token = await client_token(http, runtime, kit)
     return Office(org_id, name, kit, token, service, tuple(declared))
+
+
+async def back_office(runtime: Runtime, o: Office, gateway_url: str, workdir: Path) -> Config:
+    """The example back office (examples/back_office) of ``o``'s organisation, set to pull:
+    a key of its own, made in ``workdir`` as the example makes it, whose public half is
+    registered for a client credentials client of its own (not ``o``'s test client)."""
+    key_file = workdir / "client-key.json"
+    jwks = keys.public_jwks(keys.load_or_create(key_file))
+    data = registration(
+        o.org_id,
+        client_name=f"{o.name} back office",
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scope="submissions",
+        jwks=jwks,
+    )
+    issued = await runtime.clients.add(ClientRegistration.build(data), TEST_ACTOR)
+    return Config(
+        govconnect_url=gateway_url,
+        client_id=issued.client.client_id,
+        key_file=key_file,
+        database=workdir / "submissions.sqlite3",
+        case_prefix="".join(word[0] for word in o.name.split()[:2]).upper(),
+    )
 
 
 def signed_in_at(strength: CredentialStrength, now: datetime | None = None) -> Assurance:

@@ -2,26 +2,32 @@
 
 A citizen signed in with a password only is stepped up to ``Cl.Cm`` with an emailed code,
 reports a move (addresses by postcode, with their UPRNs), agrees to tell three organisations
-and sends → each organisation's back office pulls its envelope over the submissions API,
-verifies it against the gateway's published keys, finds only the fields its service declared
-and a subject no other organisation got, acknowledges with its own signed acknowledgement and
-answers "updated" → the citizen sees three "Updated" and the confirmation in their messages.
+and sends → each organisation's own instance of the example back office (examples/back_office:
+its own key, client and SQLite store) pulls its envelope from the inbox, verifies it with
+joserfc against the gateway's published keys, stores it, acknowledges it with its own signed
+acknowledgement and answers ``accepted`` with a case reference → each store holds only the
+fields its organisation's service declared and a subject no other organisation got → the
+citizen sees three "Updated" with those references and the confirmation in their messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from gateway.delivery.envelope import open_envelope
+from examples.back_office.app import BackOffice, create_app
+from examples.back_office.config import Config
+from examples.back_office.govconnect import open_envelope
+from examples.back_office.store import Record
 from gateway.runtime import Runtime
-from tests.gateway.delivery.support import acknowledgement
-from tests.gateway.moves.support import Office, address_schema, office
+from tests.gateway.moves.support import Office, address_schema, back_office, office
 from tests.support.accounts import PASSWORD, new_email
 from tests.support.browser import assert_accessible
 
@@ -73,34 +79,38 @@ def _create_account(page: Page, base_url: str, email: str) -> None:
     expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
 
 
-def _receive_and_answer(
-    base_url: str, issuer: str, o: Office, jwks: dict[str, object]
-) -> tuple[str, dict[str, object]]:
-    """The back office's side over HTTP: pull, verify, acknowledge (signed), answer."""
-    with httpx.Client(base_url=base_url, headers=o.headers, timeout=10) as http:
-        inbox = http.get("/api/v1/inbox").json()["submissions"]
-        assert len(inbox) == 1, "one copy for this organisation, and only its own"
-        submission = inbox[0]["id"]
-        envelope = http.get(f"/api/v1/submissions/{submission}/envelope").json()
-        opened = open_envelope(envelope, jwks)
-        ack = acknowledgement(o.kit, issuer, submission, opened.payload_sha256)
-        acked = http.post(
-            f"/api/v1/submissions/{submission}/acknowledgement", json={"acknowledgement": ack}
-        )
-        assert acked.status_code == 200, acked.text
-        answered = http.post(
-            f"/api/v1/submissions/{submission}/response",
-            json={
-                "outcome": "accepted",
-                "case_reference": f"{o.name[:2].upper()}-{secrets.token_hex(2)}",
-            },
-        )
-        assert answered.status_code == 200, answered.text
-        return str(opened.facts["subject"]["sub"]), opened.content
+def _pull_and_answer(configs: list[Config]) -> list[list[Record]]:
+    """Each back office polls its inbox once, as ``python -m examples.back_office pull``
+    does: verify, store, acknowledge, answer. Returns each one's stored records."""
+
+    async def run(config: Config) -> list[Record]:
+        office: BackOffice = create_app(config).state.office
+        try:
+            assert await office.pull_once() == 1, "one copy for this organisation"
+            assert await office.pull_once() == 0, "acknowledged, so gone from its inbox"
+            return await office.store.all()
+        finally:
+            await office.gateway.aclose()
+
+    async def all_of_them() -> list[list[Record]]:
+        return [await run(config) for config in configs]
+
+    return asyncio.run(all_of_them())
 
 
-def test_a_move_reported_once_reaches_three_organisations_who_each_answer_updated(
-    page: Page, web_url: str, offices: list[Office]
+@pytest.fixture
+async def back_offices(
+    runtime: Runtime, web_url: str, offices: list[Office], tmp_path: Path
+) -> list[Config]:
+    """One example back office per organisation, each in a folder of its own."""
+    return [
+        await back_office(runtime, o, web_url, tmp_path / f"office-{i}")
+        for i, o in enumerate(offices)
+    ]
+
+
+def test_a_move_reported_once_reaches_three_back_offices_who_each_answer_updated(
+    page: Page, web_url: str, offices: list[Office], back_offices: list[Config]
 ) -> None:
     email = new_email()
     _create_account(page, web_url, email)
@@ -149,20 +159,28 @@ def test_a_move_reported_once_reaches_three_organisations_who_each_answer_update
     expect(page.locator("[data-status='sent']")).to_have_count(3)
 
     jwks = httpx.get(f"{web_url}/.well-known/jwks.json").json()
-    issuer = httpx.get(f"{web_url}/.well-known/openid-configuration").json()["issuer"]
     subjects = set()
-    for o in offices:
-        sub, content = _receive_and_answer(web_url, issuer, o, jwks)
+    references = []
+    for o, stored in zip(offices, _pull_and_answer(back_offices), strict=True):
+        assert len(stored) == 1, "each back office stored one copy, its own"
+        record = stored[0]
+        assert record.acknowledged and record.case_reference is not None
+        references.append(record.case_reference)
+        # What the back office kept is checked again from its store, with its own verifier.
+        opened = open_envelope(record.envelope, jwks)
+        content = opened.content
         body = content["body"]
         assert isinstance(body, dict) and set(body) <= set(o.fields) and "new_address" in body
         assert content["recipient"] == {"organisation": o.org_id}
         others = [x.org_id for x in offices if x is not o]
-        assert not any(other in str(content) for other in others)
-        subjects.add(sub)
+        assert not any(other in f"{content} {opened.facts}" for other in others)
+        subjects.add(str(opened.facts["subject"]["sub"]))
     assert len(subjects) == 3
 
     page.reload()
     expect(page.locator("[data-status='updated']")).to_have_count(3)
+    for reference in references:
+        expect(page.get_by_text(reference, exact=True)).to_be_visible()
     expect(page.locator("[data-confirmed]")).to_be_visible()
     assert_accessible(page, "progress, all updated")
 
