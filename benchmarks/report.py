@@ -3,6 +3,7 @@ of docs/performance.md between its markers, and the PNG chart (matplotlib)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,37 @@ PUBLISHED = (
     ),
     ("X-Road field report", "about 110 transactions/s on two 32-core security servers"),
 )
+# Every workload, in the order the suite runs them, and what one operation has to do whatever
+# the run's figures: the work that bounds it once the machine gives the gateway a whole core.
+# The figures of the run are added to it by :func:`limits`.
+WORK: dict[str, str] = {
+    "token-cc-secret": "the client's record from Redis, the secret compared, an ES256 access "
+    "token minted and signed, and the HTTP and routing work around it, in one Python process "
+    "per worker",
+    "token-cc-jwt": "token-cc-secret's work plus the ES256 verification of the client's "
+    "assertion and its `jti` written to Redis (fsynced) against replay",
+    "refresh": "the old refresh token spent and the next stored with its family, each write "
+    "fsynced, and an access token signed",
+    "login": "argon2id (m=19 MiB, t=2) for every password, run off the event loop: CPU, so at "
+    "most one sign-in per core per hash time",
+    "submit": "JSON Schema validation, two signatures, and several fsynced writes (the body, "
+    "the signed envelope and receipt, the evidence log, the idempotency record, the queue)",
+    "deliver": "submit's work plus the push worker's: the webhook signature, one HTTP POST and "
+    "the state writes per submission; latency is the backlog once it falls behind the rate",
+    "pay-create": "the API key's check, the payment and its idempotency record written "
+    "(fsynced), and the routing of the nested payment router",
+    "sessions": "Redis memory alone: the session hash (a hashtable once one field outgrows "
+    "`hash-max-listpack-value`) and its entry in the account's index",
+    "inbox-open": "the access token's ES256 verification, the client, conversation, team and "
+    "message read from Redis one round trip at a time, the data key unwrapped and the body "
+    "opened (AES-256-GCM, microseconds), the `message.read` evidence entry chained after the "
+    "last (fsynced), the conversation read again for the answer, and the routing of the nested "
+    "messaging router",
+}
+PEER_WORK = "one Node.js process: the client looked up in memory, an ES256 token signed"
+# A gateway busy this share of its cores is bound by its own CPU.
+CPU_BOUND = 0.8
+
 # Heading, key, format.
 COLUMNS = (
     ("ops/s", "ops_per_s", ",.1f"),
@@ -42,6 +74,7 @@ COLUMNS = (
     ("errors", "errors", ","),
     ("CPU s/1k", "server_cpu_s_per_1000", ".3f"),
     ("Redis CPU s/1k", "redis_cpu_s_per_1000", ".3f"),
+    ("Redis cmds/op", "redis_commands_per_op", ",.1f"),
     ("RSS MB", "server_rss_mb", ",.1f"),
     ("Redis B/item", "redis_bytes_per_item", ",.0f"),
     ("gen CPU s/1k", "generator_cpu_s_per_1000", ".3f"),
@@ -220,11 +253,16 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Columns: CPU seconds per 1,000 operations for all the gateway's processes and for "
-        "Redis, the gateway's resident memory after the run, Redis's `used_memory` growth per "
-        "stored item (— where an operation stores nothing), and the generator's own CPU "
-        "seconds per 1,000 operations.",
+        "Redis, the Redis commands per operation, the gateway's resident memory after the run, "
+        "Redis's `used_memory` growth per stored item (— where an operation stores nothing; "
+        "for inbox-open, per stored message), and the generator's own CPU seconds per 1,000 "
+        "operations.",
         "",
         "![Throughput and p99 per workload](../benchmarks/results/latest.png)",
+        "",
+        "### What limits each workload in this run",
+        "",
+        *limits(report),
     ]
     profile = report.get("profile")
     if profile:
@@ -245,6 +283,75 @@ def markdown(report: dict[str, Any]) -> str:
             frame = spot["frame"].replace("|", "\\|")
             lines.append(f"| `{frame}` | {spot['own']:.1%} | {spot['total']:.1%} |")
     return "\n".join(lines)
+
+
+def limits(report: dict[str, Any]) -> list[str]:
+    """One bullet per workload of the run (and the peer): the work an operation does, and per
+    configuration what the figures say bounded it: the gateway's own CPU, or waiting (for a
+    core of a loaded machine, for Redis, for the generator)."""
+    rows: list[dict[str, Any]] = report["workloads"]
+    cores, load = report["machine"]["nproc"], max(report["load_average"])
+    bullets = []
+    for name in dict.fromkeys(r["workload"] for r in rows):
+        runs = [r for r in rows if r["workload"] == name]
+        parts = [bound(r, cores, load) for r in runs]
+        bullets.append(f"* **{name}**: {WORK.get(name, 'see the table')}. " + " ".join(parts))
+    peer = report.get("peer")
+    if peer:
+        bullets.append(
+            f"* **{peer_row(peer)['workload']}**: {PEER_WORK}. {cpu_ceiling(peer)}; one core "
+            "at most, whatever the machine has."
+        )
+    return bullets
+
+
+def cpu_ceiling(r: dict[str, Any]) -> str:
+    ms = r["server_cpu_s_per_1000"]
+    ceiling = f" (at most {1000 / ms:,.0f}/s per core)" if ms else ""
+    return f"{ms:,.2f} CPU ms per operation{ceiling}"
+
+
+def bound(r: dict[str, Any], cores: int, load: float) -> str:
+    """What one row's figures say limited it."""
+    where = f"{r['config']}: "
+    if r.get("available") is False:
+        return where + f"no figures ({r['note']})."
+    if r["workload"] == "sessions":
+        text = f"{cell(r.get('redis_bytes_per_item'), ',.0f')} bytes of Redis per session"
+        if r.get("session_hash_bytes"):
+            text += (
+                f" (`MEMORY USAGE`: {r['session_hash_bytes']:,} on the session hash, "
+                f"{r.get('account_index_bytes', 0):,} on its index entry)"
+            )
+        return where + text + "."
+    text = cpu_ceiling(r)
+    if r.get("redis_commands_per_op") is not None:
+        text += f", {r['redis_commands_per_op']:,.1f} Redis commands"
+    if r["workload"] == "inbox-open" and r.get("message_hash_bytes") is not None:
+        text += (
+            f"; a stored message costs {cell(r.get('redis_bytes_per_item'), ',.0f')} bytes of "
+            f"Redis ({r['message_hash_bytes']:,} on its sealed hash) and each read "
+            f"{cell(r.get('redis_bytes_per_read'), ',.0f')} more for its evidence entry"
+        )
+    workers = int(match.group(1)) if (match := re.match(r"(\d+) worker", r["config"])) else 1
+    # Argon2id and other work in threads can take more than one core per worker.
+    used = r["ops_per_s"] * r["server_cpu_s_per_1000"] / 1000
+    busy = f"the gateway used {used:.2f} cores with {workers} worker{'s' * (workers > 1)}"
+    if used / workers >= CPU_BOUND:
+        verdict = f"{busy}: bound by its own CPU, so only less work per operation makes it faster"
+    elif load >= cores:
+        verdict = (
+            f"{busy} while the machine's load average reached {load:g} on {cores} cores: it "
+            "waited its turn for a core, so the CPU per operation, not the rate, is the figure "
+            "to compare"
+        )
+    else:
+        verdict = (
+            f"{busy} on a quiet machine: the rest of the time it waited on Redis "
+            f"({r['redis_cpu_s_per_1000']:,.3f} CPU s per 1,000 and its fsyncs) or on the "
+            "generator"
+        )
+    return where + text + f"; {verdict}."
 
 
 def published_comparison(rows: list[dict[str, Any]], cores: int) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -48,17 +48,7 @@ from benchmarks.workloads import Options  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "performance.md"
-ALL = (
-    "token-cc-secret",
-    "token-cc-jwt",
-    "refresh",
-    "login",
-    "submit",
-    "deliver",
-    "pay-create",
-    "sessions",
-    "inbox-open",
-)
+ALL = tuple(report.WORK)
 SCALED = ("token-cc-secret", "submit")
 
 
@@ -113,7 +103,8 @@ class Suite:
         if name == "sessions":
             return workloads.sessions(gw, label, o)
         if name == "inbox-open":
-            return workloads.inbox_open(gw, label, o)
+            box = self.setup("inbox", lambda: workloads.inbox(gw))
+            return workloads.inbox_open(gw, label, box, folder, o)
         raise ValueError(name)
 
     def on_gateway(self, config: Config, names: list[str], advance: Callable[[str], None]) -> None:

@@ -114,10 +114,15 @@ class Gateway:
     def rss_mb(self) -> float:
         return round(sum(int(p.memory_info().rss) for p in self.processes()) / 2**20, 1)
 
-    def redis_used_memory(self) -> int:
+    def redis_counters(self) -> tuple[int, int]:
+        """Redis's ``used_memory`` and ``total_commands_processed`` (the meter's own two
+        ``INFO`` calls count among the commands: noise against thousands of operations)."""
         client = redis.Redis.from_url(self.redis_url)
         try:
-            return int(client.info("memory")["used_memory"])
+            return (
+                int(client.info("memory")["used_memory"]),
+                int(client.info("stats")["total_commands_processed"]),
+            )
         finally:
             client.close()
 
@@ -188,6 +193,7 @@ class Reading:
     cpu: float
     redis_cpu: float
     redis_memory: int
+    redis_commands: int
     own_cpu: float
     started: float
 
@@ -205,12 +211,14 @@ class Meter:
 
     def start(self) -> Reading:
         redis_process = self._server.redis_process if isinstance(self._server, Gateway) else None
+        memory, commands = (
+            self._server.redis_counters() if isinstance(self._server, Gateway) else (0, 0)
+        )
         return Reading(
             cpu=self._cpu(),
             redis_cpu=cpu_seconds(redis_process) if redis_process else 0.0,
-            redis_memory=(
-                self._server.redis_used_memory() if isinstance(self._server, Gateway) else 0
-            ),
+            redis_memory=memory,
+            redis_commands=commands,
             own_cpu=time.process_time(),
             started=time.perf_counter(),
         )
@@ -226,6 +234,12 @@ class Meter:
             "elapsed_s": now.started - before.started,
             "server_cpu_s_per_1000": per_thousand(now.cpu - before.cpu, ops),
             "redis_cpu_s_per_1000": per_thousand(now.redis_cpu - before.redis_cpu, ops),
+            # Round trips a pipeline or a script would merge show here (None: no Redis).
+            "redis_commands_per_op": (
+                round((now.redis_commands - before.redis_commands) / ops, 1)
+                if isinstance(server, Gateway) and ops > 0
+                else None
+            ),
             "server_rss_mb": round(rss, 1),
             "redis_bytes_per_item": (
                 per_item(memory, stored_items) if stored_items is not None else None

@@ -10,33 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 from benchmarks import authcode
 from benchmarks.loadgen import Receiver, WrkJob, fixed_rate, http_request, run_wrk
 from benchmarks.servers import Gateway, Meter
-from benchmarks.stats import Latency, per_thousand
+from benchmarks.stats import Latency, per_item, per_thousand
 from gateway.admin.models import Actor
 from gateway.runtime import Runtime, open_runtime
 from gateway.sessions.models import AuthEvent, Session
 from gateway.sessions.models import AuthMethod as SignInMethod
 from gateway.sessions.store import SessionStore, account_index_key, session_key
 from gateway.tokens.client_auth import ASSERTION_TYPE
+from messaging.models import Sent
+from messaging.routes import PREFIX as MESSAGING_API
+from messaging.store import message_key
 from tests.gateway.clients.support import new_organisation
 from tests.gateway.tokens.support import Kit, assertion, issue_code, key_client, secret_client
+from tests.messaging.support import CouncilKit, api_token, new_citizen, new_council, write_to
 
 ACTOR = Actor("cli", "bench")
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -55,6 +58,19 @@ SCHEMA: dict[str, Any] = {
     "required": ["name", "permit_type"],
     "additionalProperties": False,
 }
+# inbox-open: issue 9's target is at 100 concurrent readers; the council's messages are spread
+# over a few citizens' inboxes, and each is a letter of the length councils send.
+READERS = 100
+INBOX_MESSAGES = 1000
+INBOX_CITIZENS = 20
+LETTER = (
+    "Dear resident, your council tax bill for 2026 to 2027 is ready. The amount due is "
+    "£1,873.42, payable in ten monthly instalments of £187.34 from 1 April, by the direct "
+    "debit you already have with us. If your circumstances have changed (someone has moved "
+    "in or out, or you think the property is in the wrong band), reply to this message "
+    "within 28 days and a member of the Council Tax team will look into it. You can see the "
+    "bill in full, with how it is worked out, in your account. Anytown Council."
+)
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -107,16 +123,12 @@ def row(
         "errors": errors,
         "server_cpu_s_per_1000": costs["server_cpu_s_per_1000"],
         "redis_cpu_s_per_1000": costs["redis_cpu_s_per_1000"],
+        "redis_commands_per_op": costs["redis_commands_per_op"],
         "server_rss_mb": costs["server_rss_mb"],
         "redis_bytes_per_item": costs["redis_bytes_per_item"],
         "generator_cpu_s_per_1000": per_thousand(generator_cpu, ops),
         **extra,
     }
-
-
-def unavailable(name: str, label: str, why: str) -> dict[str, Any]:
-    """The row of a workload that cannot run in this checkout."""
-    return {"workload": name, "config": label, "available": False, "note": why}
 
 
 def measure_wrk(
@@ -548,14 +560,76 @@ def sessions(gw: Gateway, label: str, o: Options) -> dict[str, Any]:
     }
 
 
-def inbox_open(gw: Gateway, label: str, o: Options) -> dict[str, Any]:
-    """Opening a secure message; messaging/ has no HTTP API in this checkout yet."""
-    if importlib.util.find_spec("messaging.routes") is None:
-        return unavailable(
-            "inbox-open", label, "not available: messaging/ has no inbox API in this checkout"
+@dataclass(frozen=True)
+class Inbox:
+    """A council with a team, its back-office client, and conversations it may open (one
+    message each, to citizens enrolled by its website); what storing a message cost Redis."""
+
+    council: CouncilKit
+    conversations: tuple[str, ...]
+    bytes_per_message: float | None
+    message_hash_bytes: int
+
+
+def inbox(gw: Gateway) -> Inbox:
+    """``INBOX_MESSAGES`` council messages to ``INBOX_CITIZENS`` citizens, sent through the
+    messaging service as the council API sends them; Redis's ``used_memory`` around the
+    sending, over the messages, is what one stored message costs (the sealed message and its
+    metadata, the conversation, both inbox entries, the retention and notification entries,
+    the idempotency record and the ``message.sent`` evidence entry)."""
+
+    async def action(runtime: Runtime) -> Inbox:
+        council = await new_council(runtime)
+        citizens = [await new_citizen(runtime) for _ in range(INBOX_CITIZENS)]
+        for citizen in citizens:
+            await runtime.messaging.enrol(council.website.client, citizen.id)
+        before = int((await runtime.redis.info("memory"))["used_memory"])
+        sent: list[Sent] = []
+        batch = 50  # within the connection pool's limit, as the sessions workload
+        for first in range(0, INBOX_MESSAGES, batch):
+            last = min(first + batch, INBOX_MESSAGES)
+            sent += await asyncio.gather(
+                *(
+                    write_to(runtime, council, citizens[n % INBOX_CITIZENS], LETTER)
+                    for n in range(first, last)
+                )
+            )
+        after = int((await runtime.redis.info("memory"))["used_memory"])
+        one = sent[-1]
+        usage = await runtime.redis.memory_usage(message_key(one.conversation.id, one.message.id))
+        return Inbox(
+            council,
+            tuple(s.conversation.id for s in sent),
+            per_item(after - before, len(sent)),
+            int(usage or 0),
         )
-    return unavailable(
-        "inbox-open",
-        label,
-        "not available: messaging/ is being built alongside this suite; its driver is to come",
-    )
+
+    made: Inbox = run_setup(gw, action)
+    return made
+
+
+def inbox_open(gw: Gateway, label: str, box: Inbox, folder: Path, o: Options) -> dict[str, Any]:
+    """``GET /api/messaging/v1/conversations/{id}`` by the council's back-office client
+    (client credentials, ``messages`` scope) at ``READERS`` connections, the conversations in
+    turn: the token and access checks, the data key unwrapped and the body opened, and the
+    ``message.read`` evidence entry every council read appends."""
+
+    async def action(runtime: Runtime) -> str:
+        # A fresh token each time: the profile's second run can come minutes after the first.
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=30) as http:
+            return await api_token(http, runtime, box.council)
+
+    token: str = run_setup(gw, action)
+    ids = folder / "inbox-conversations.txt"
+    ids.write_text("".join(f"{c}\n" for c in box.conversations))
+    job = WrkJob(f"{MESSAGING_API}/conversations/", "", ids, f"Bearer {token}", "get")
+    readers = replace(o, connections=READERS)
+    result = measure_wrk("inbox-open", gw, label, (job, job), readers, stores=True)
+    return {
+        **result,
+        # What the run stored is the evidence entry of each read; the column is per message.
+        "redis_bytes_per_read": result["redis_bytes_per_item"],
+        "redis_bytes_per_item": box.bytes_per_message,
+        "message_hash_bytes": box.message_hash_bytes,
+        "messages": len(box.conversations),
+    }

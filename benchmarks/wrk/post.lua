@@ -1,8 +1,9 @@
--- wrk script for every closed-loop workload of benchmarks/run.py: POST bodies to one path and
--- print a JSON summary when done.
+-- wrk script for every closed-loop workload of benchmarks/run.py: POST bodies to one path (or,
+-- in mode get, GET paths under it) and print a JSON summary when done.
 --
 -- Arguments (after --):
---   <path> <content type> <bodies file> <threads> <Authorization value or ""> <mode> <run id>
+--   <path> <content type or ""> <bodies file> <threads> <Authorization value or ""> <mode>
+--   <run id>
 -- Modes:
 --   same        every request sends the file's one line (client_secret_basic tokens);
 --   once        each line is sent once, thread n taking lines n, n + threads, ... (client
@@ -12,7 +13,9 @@
 --               (<run id>-<thread>-<counter>), as a sender retrying nothing would;
 --   rotate      each line is a refresh token; a request spends the oldest token the thread
 --               holds and the response's new refresh_token joins the back of the queue
---               (refresh-token rotation, RFC 9700 §4.14.2), so every token is used once.
+--               (refresh-token rotation, RFC 9700 §4.14.2), so every token is used once;
+--   get         each line is appended to <path> and fetched with GET, the lines in turn (a
+--               council system opening its conversations: inbox-open).
 
 local counter = 0
 
@@ -38,7 +41,10 @@ function init(args)
     end
   end
   index, sent, first, last = 0, 0, 1, #bodies
-  headers = { ["Content-Type"] = args[2] }
+  headers = {}
+  if #args[2] > 0 then
+    headers["Content-Type"] = args[2]
+  end
   if #args[5] > 0 then
     headers["Authorization"] = args[5]
   end
@@ -57,6 +63,9 @@ function request()
     return wrk.format("POST", path, headers, "grant_type=refresh_token&refresh_token=" .. token)
   end
   index = index % #bodies + 1
+  if mode == "get" then
+    return wrk.format("GET", path .. bodies[index], headers)
+  end
   return wrk.format("POST", path, headers, bodies[index])
 end
 

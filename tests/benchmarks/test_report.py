@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.profile import hotspots
-from benchmarks.report import DOC_END, DOC_START, markdown, update_doc, verdicts
+from benchmarks.report import DOC_END, DOC_START, WORK, bound, markdown, update_doc, verdicts
 
 MAIN = "1 worker, embedded Redis"
 
@@ -96,6 +96,48 @@ def test_a_workload_that_cannot_run_is_reported_not_judged() -> None:
     line = _verdict(_report(rows), "inbox-open")
     assert line["met"] is None and line["measured"] == "not available"
     assert "| inbox-open | 1 worker, embedded Redis | not available |" in markdown(_report(rows))
+
+
+def test_the_limits_section_names_what_bounds_every_row_of_the_run_and_the_peer() -> None:
+    rows = [
+        _row("token-cc-secret", 4000.0, 30.0),
+        _row("token-cc-secret", 5500.0, 30.0, "2 workers, embedded Redis"),
+        _row("inbox-open", 1900.0, 25.0, redis_bytes_per_item=4100.0, message_hash_bytes=1560),
+        {"workload": "sessions", "config": MAIN, "ops": 100_000, "redis_bytes_per_item": 1626.0},
+        {"workload": "pay-create", "config": MAIN, "available": False, "note": "no key"},
+    ]
+    section = markdown(_report(rows)).split("### What limits each workload in this run")[1]
+    bullets = [line for line in section.splitlines() if line.startswith("* **")]
+    named = [line.split("**")[1] for line in bullets]
+    assert named == [
+        "token-cc-secret",
+        "inbox-open",
+        "sessions",
+        "pay-create",
+        "peer oidc-provider 9.13.3",
+    ]
+    token = bullets[0]
+    assert WORK["token-cc-secret"] in token
+    assert f"{MAIN}:" in token and "2 workers, embedded Redis:" in token
+    assert "4,100 bytes of Redis" in bullets[1] and "1,560 on its sealed hash" in bullets[1]
+    assert "1,626 bytes of Redis per session" in bullets[2]
+    assert "no figures (no key)" in bullets[3]
+
+
+def test_a_gateway_using_its_cores_is_cpu_bound_and_one_that_is_not_says_what_it_waited_for() -> (
+    None
+):
+    # 0.2 CPU ms per operation: 4,500/s keeps one worker's core 90% busy.
+    busy = bound(_row("submit", 4500.0, 20.0), cores=2, load=1.0)
+    assert "at most 5,000/s per core" in busy and "bound by its own CPU" in busy
+    # Half a core on a machine whose load average exceeded its cores: it waited for one.
+    loaded = bound(_row("submit", 2500.0, 20.0), cores=2, load=5.0)
+    assert "0.50 cores" in loaded and "waited its turn for a core" in loaded
+    quiet = bound(_row("submit", 2500.0, 20.0), cores=2, load=1.0)
+    assert "on a quiet machine" in quiet and "waited on Redis" in quiet
+    # Two workers are judged against two cores.
+    two = bound(_row("submit", 4500.0, 20.0, "2 workers, embedded Redis"), cores=2, load=1.0)
+    assert "with 2 workers" in two and "bound by its own CPU" not in two
 
 
 def test_the_document_section_between_the_markers_is_replaced_and_the_prose_kept(
