@@ -8,14 +8,13 @@ failure prints the shrunk example to replay it.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 
-# The parsers run against the real store and a real gateway, so examples are slower than pure
-# functions; the deadline is what "fast" means for one refused input, with room for a loaded CI.
+# No deadline: the parsers run against the real store and a real gateway on a shared machine,
+# and how fast they refuse is measured by the benchmark suite, not asserted by a test.
 _COMMON = {
-    "deadline": timedelta(seconds=3),
+    "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "database": None,
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from urllib.parse import urlencode, urlsplit
 
@@ -26,20 +25,18 @@ from gateway.tokens.client_auth import ASSERTION_TYPE
 from tests.fuzz import strategies as hostile
 from tests.gateway.delivery.support import Exchange, exchange
 
-MAX_SECONDS = 5.0
+# Only so a server that never answers fails the test instead of hanging the suite.
+HANG_GUARD_SECONDS = 30.0
 BOUNDARY = "fuzzboundary7MA4YWxkTrZu0gW"
 
 
-def _fast_and_not_5xx(response: httpx.Response, started: float) -> None:
-    elapsed = time.perf_counter() - started
+def _not_5xx(response: httpx.Response) -> None:
     assert response.status_code < 500, response.text[:500]
-    assert elapsed < MAX_SECONDS, f"took {elapsed:.2f}s"
 
 
 async def _post(http: httpx.AsyncClient, path: str, **kwargs: object) -> httpx.Response:
-    started = time.perf_counter()
     response = await http.post(path, **kwargs)  # type: ignore[arg-type]
-    _fast_and_not_5xx(response, started)
+    _not_5xx(response)
     return response
 
 
@@ -151,10 +148,9 @@ async def test_authorization_endpoint_refuses_hostile_parameters(
         "code_challenge_method": "S256",
         **params,
     }
-    started = time.perf_counter()
     # A GET's query is bounded only by the server's line limit; send what fits.
     response = await http.get("/authorize", params={k: v[:6000] for k, v in query.items()})
-    _fast_and_not_5xx(response, started)
+    _not_5xx(response)
 
 
 # Multipart attacks. Each is a whole request body with its Content-Type.
@@ -221,7 +217,7 @@ def _multipart_cases(parties: Exchange) -> dict[str, bytes]:
         "oversized field",
     ],
 )
-async def test_multipart_attack_is_refused_fast(
+async def test_multipart_attack_is_refused(
     http: httpx.AsyncClient, parties: Exchange, case: str
 ) -> None:
     response = await _post(
@@ -250,7 +246,7 @@ async def _raw(base_url: str, request: bytes) -> bytes:
     try:
         writer.write(request)
         await writer.drain()
-        return await asyncio.wait_for(reader.read(4096), MAX_SECONDS)
+        return await asyncio.wait_for(reader.read(4096), HANG_GUARD_SECONDS)
     finally:
         writer.close()
 
@@ -279,8 +275,6 @@ async def test_bad_content_length_is_refused(
         + b"Connection: close\r\n\r\n"
         + body
     )
-    started = time.perf_counter()
     answer = await _raw(base, request)
-    assert time.perf_counter() - started < MAX_SECONDS
     status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.1 ") else b""
     assert status == b"" or status.startswith(b"4"), answer[:200]

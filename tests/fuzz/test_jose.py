@@ -5,7 +5,7 @@ document checker.
 
 Each input is garbage, forged, or validly signed by a key the gateway knows around a header
 and claims that are almost right. Whatever it is, the parser answers or refuses with a domain
-error of a 4xx category, fast and with bounded memory (:func:`refused_or_accepted`); and no
+error of a 4xx category, with bounded memory (:func:`refused_or_accepted`); and no
 forged or unsigned token is ever accepted.
 """
 
