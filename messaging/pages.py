@@ -32,6 +32,8 @@ from gateway.web.messages import message
 from gateway.web.pages import (
     MAX_FORM_FIELDS,
     SignedInSession,
+    account_of,
+    banner,
     checked_form,
     field,
     redirect,
@@ -56,18 +58,6 @@ Id = Annotated[str, Path(max_length=64)]
 Done = Annotated[str | None, Query(max_length=32)]
 
 router = APIRouter(include_in_schema=False)
-
-
-def _account(session: Session) -> str:
-    assert session.account_id is not None, "SignedInSession guarantees an account"
-    return session.account_id
-
-
-def _banner(done: str | None) -> str | None:
-    try:
-        return message(f"messaging.banners.{done}") if done else None
-    except KeyError:
-        return None  # a link cannot put words on the page: only the catalogue's
 
 
 def _base(access: Access) -> str:
@@ -101,7 +91,7 @@ async def _step_up(request: Request, session: Session, runtime: Runtime, back: s
     """Start the second-step pages for the signed-in account, coming back to ``back``: the
     authenticator app if it has one, else a code we email."""
     await checked_form(request, session)
-    account = await runtime.accounts.get(_account(session))
+    account = await runtime.accounts.get(account_of(session))
     await start_second_step(runtime, session, account.id, back)
     if account.totp_enabled:
         return redirect(request, "/sign-in/code")
@@ -226,7 +216,7 @@ async def inbox(
     """The person's conversations (their own and their businesses'), or the archived ones.
     Signed-in session."""
     chosen = Folder.ARCHIVED if folder == Folder.ARCHIVED.value else Folder.INBOX
-    summaries = await runtime.messaging.inbox(_account(session))
+    summaries = await runtime.messaging.inbox(account_of(session))
     return render(
         request,
         "inbox.html",
@@ -234,7 +224,7 @@ async def inbox(
         title=message(f"messaging.{chosen.value}_title"),
         summaries=[s for s in summaries if s.folder is chosen],
         folder=chosen.value,
-        banner=_banner(done),
+        banner=banner("messaging", done),
     )
 
 
@@ -244,7 +234,7 @@ async def export(request: Request, session: SignedInSession, runtime: RuntimeDep
     export); a second step first when any of it demands one. Signed-in session."""
     assurance = await runtime.levels.assurance(session)
     try:
-        document = await runtime.messaging.export(_account(session), assurance)
+        document = await runtime.messaging.export(account_of(session), assurance)
     except PolicyNotMetError:
         return render(
             request,
@@ -282,8 +272,10 @@ async def conversation(
 ) -> Response:
     """One conversation; opening it sets the read receipt of the council's messages.
     Signed-in session."""
-    access = await runtime.messaging.as_citizen(_account(session), conversation_id)
-    return await _conversation_page(request, session, runtime, access, banner=_banner(done))
+    access = await runtime.messaging.as_citizen(account_of(session), conversation_id)
+    return await _conversation_page(
+        request, session, runtime, access, banner=banner("messaging", done)
+    )
 
 
 @router.post(CITIZEN + "/{conversation_id}/step-up")
@@ -291,7 +283,7 @@ async def citizen_step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_citizen(_account(session), conversation_id)
+    access = await runtime.messaging.as_citizen(account_of(session), conversation_id)
     return await _step_up(request, session, runtime, _base(access))
 
 
@@ -300,7 +292,7 @@ async def citizen_reply(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_citizen(_account(session), conversation_id)
+    access = await runtime.messaging.as_citizen(account_of(session), conversation_id)
     return await _reply(request, session, runtime, access)
 
 
@@ -315,7 +307,7 @@ async def file_away(
     """Archive, delete from the person's own view (the council keeps its record), or bring
     back to the inbox. Signed-in session."""
     await checked_form(request, session)
-    access = await runtime.messaging.as_citizen(_account(session), conversation_id)
+    access = await runtime.messaging.as_citizen(account_of(session), conversation_id)
     folder = {"archive": Folder.ARCHIVED, "delete": Folder.DELETED}.get(action, Folder.INBOX)
     await runtime.messaging.move(access, folder)
     done = {"archive": "archived", "delete": "deleted"}.get(action, "restored")
@@ -331,7 +323,7 @@ async def citizen_attachment(
     attachment_id: Id,
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_citizen(_account(session), conversation_id)
+    access = await runtime.messaging.as_citizen(account_of(session), conversation_id)
     return await _attachment(session, runtime, access, message_id, attachment_id)
 
 
@@ -344,7 +336,9 @@ async def delegated_inbox(
 ) -> Response:
     """A client's conversations in the service the relationship covers (read only).
     Signed-in session."""
-    usable, summaries = await runtime.messaging.delegated_inbox(_account(session), relationship_id)
+    usable, summaries = await runtime.messaging.delegated_inbox(
+        account_of(session), relationship_id
+    )
     return render(
         request,
         "inbox.html",
@@ -367,7 +361,7 @@ async def delegated_conversation(
     """One of the client's conversations; the read is written to the evidence log.
     Signed-in session."""
     access = await runtime.messaging.as_delegate(
-        _account(session), relationship_id, conversation_id
+        account_of(session), relationship_id, conversation_id
     )
     return await _conversation_page(request, session, runtime, access)
 
@@ -382,7 +376,7 @@ async def delegated_step_up(
 ) -> Response:
     """Signed-in session."""
     access = await runtime.messaging.as_delegate(
-        _account(session), relationship_id, conversation_id
+        account_of(session), relationship_id, conversation_id
     )
     return await _step_up(request, session, runtime, _base(access))
 
@@ -398,7 +392,7 @@ async def delegated_attachment(
 ) -> Response:
     """Signed-in session."""
     access = await runtime.messaging.as_delegate(
-        _account(session), relationship_id, conversation_id
+        account_of(session), relationship_id, conversation_id
     )
     return await _attachment(session, runtime, access, message_id, attachment_id)
 
@@ -411,14 +405,14 @@ async def team_inbox(
     request: Request, session: SignedInSession, runtime: RuntimeDep, done: Done = None
 ) -> Response:
     """The conversations of every team the person is staff of. Signed-in session."""
-    summaries = await runtime.messaging.team_inbox(_account(session))
+    summaries = await runtime.messaging.team_inbox(account_of(session))
     return render(
         request,
         "messages_staff.html",
         session,
         title=message("messaging.staff_title"),
         summaries=summaries,
-        banner=_banner(done),
+        banner=banner("messaging", done),
     )
 
 
@@ -432,8 +426,10 @@ async def staff_conversation(
 ) -> Response:
     """One conversation of the person's team; opening it is written to the evidence log.
     Signed-in session."""
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
-    return await _conversation_page(request, session, runtime, access, banner=_banner(done))
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
+    return await _conversation_page(
+        request, session, runtime, access, banner=banner("messaging", done)
+    )
 
 
 @router.post(STAFF + "/{conversation_id}/step-up")
@@ -441,7 +437,7 @@ async def staff_step_up(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
     return await _step_up(request, session, runtime, _base(access))
 
 
@@ -450,7 +446,7 @@ async def staff_reply(
     request: Request, session: SignedInSession, runtime: RuntimeDep, conversation_id: Id
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
     return await _reply(request, session, runtime, access)
 
 
@@ -460,7 +456,7 @@ async def assign(
 ) -> Response:
     """Give the conversation to someone on the team (or to nobody). Signed-in session."""
     form = await checked_form(request, session)
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
     try:
         await runtime.messaging.assign(access, field(form, "assignee") or None)
     except InvalidMessageError:
@@ -477,7 +473,7 @@ async def close(
 ) -> Response:
     """Signed-in session."""
     await checked_form(request, session)
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
     await runtime.messaging.close(access)
     return redirect(request, STAFF + "?done=closed")
 
@@ -491,5 +487,5 @@ async def staff_attachment(
     attachment_id: Id,
 ) -> Response:
     """Signed-in session."""
-    access = await runtime.messaging.as_staff(_account(session), conversation_id)
+    access = await runtime.messaging.as_staff(account_of(session), conversation_id)
     return await _attachment(session, runtime, access, message_id, attachment_id)
