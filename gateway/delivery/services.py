@@ -835,6 +835,16 @@ class Submissions:
             payload_sha256=stored.submission.payload_sha256,
             now=int(self._clock.now().timestamp()),
         )
+        if STATE_ORDER[stored.submission.state] < STATE_ORDER[State.DELIVERED]:
+            # A recipient can only sign for what reached it, so the acknowledgement proves
+            # delivery too: the push worker may not have noted its 2xx yet when a fast
+            # recipient answers, and the timeline must still show delivered before acknowledged.
+            await self._advance(
+                stored.submission,
+                State.DELIVERED,
+                client_actor(recipient.client_id),
+                {"via": "acknowledgement"},
+            )
         await self._advance(
             stored.submission,
             State.ACKNOWLEDGED,

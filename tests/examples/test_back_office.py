@@ -193,7 +193,12 @@ async def _view(setting: Setting, submission_id: str, want: str) -> dict[str, An
 
 
 async def _check_the_outcome(
-    setting: Setting, office: BackOffice, answer: dict[str, Any], delivered: list[str]
+    setting: Setting,
+    office: BackOffice,
+    answer: dict[str, Any],
+    delivered: list[str],
+    *,
+    pushed: bool,
 ) -> None:
     view = await _view(setting, answer["id"], "responded")
     record = await office.store.get(answer["id"])
@@ -201,7 +206,12 @@ async def _check_the_outcome(
     assert view["response"]["outcome"] == "accepted"
     assert view["response"]["case_reference"] == record.case_reference
     assert record.case_reference is not None and record.case_reference.startswith("ABO-")
-    assert [e["event"] for e in view["timeline"]] == delivered
+    # The states in the order they were reached; a push's attempt is noted when its 2xx
+    # comes back, which a fast back office's acknowledgement may overtake.
+    events = [e["event"] for e in view["timeline"]]
+    assert [e for e in events if e != "attempt"] == delivered
+    attempts = [e["outcome"] for e in view["timeline"] if e["event"] == "attempt"]
+    assert attempts == (["delivered"] if pushed else [])
     # The back office stored the attachment it checked, and the signed envelope.
     files = await office.store.files(answer["id"])
     assert [(f.name, f.content) for f in files] == [(FILES[0][0], PDF)]
@@ -232,7 +242,8 @@ async def test_push_a_citizens_submission_to_the_back_office_and_see_the_answer(
             setting,
             app.state.office,
             answer,
-            ["accepted", "queued", "attempt", "delivered", "acknowledged", "responded"],
+            ["accepted", "queued", "delivered", "acknowledged", "responded"],
+            pushed=True,
         )
         # A push replayed with its old signature is refused by the back office.
         record = await app.state.office.store.get(answer["id"])
@@ -268,6 +279,7 @@ async def test_pull_a_citizens_submission_and_see_the_answer(
             office,
             answer,
             ["accepted", "queued", "delivered", "acknowledged", "responded"],
+            pushed=False,
         )
         # Polling again finds nothing: acknowledged submissions leave the inbox.
         assert await office.pull_once() == 0

@@ -68,6 +68,33 @@ async def test_the_recipient_pulls_acknowledges_and_answers_and_the_sender_sees_
     assert (await runtime.evidence.verify()).ok
 
 
+async def test_an_acknowledgement_that_overtakes_delivery_marks_it_delivered_first(
+    http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str]
+) -> None:
+    """A pushed recipient can acknowledge before the worker has noted the push's 2xx: the
+    signed acknowledgement proves delivery, so the timeline never skips ``delivered``."""
+    ex = await exchange(http, runtime, admin_headers)
+    sent = await _submitted(http, ex)
+    ack = acknowledgement(
+        ex.recipient.kit, runtime.settings.issuer, sent["id"], sent["payload_sha256"]
+    )
+    acked = await http.post(
+        f"/api/v1/submissions/{sent['id']}/acknowledgement",
+        json={"acknowledgement": ack},
+        headers=ex.recipient.headers,
+    )
+    assert acked.status_code == 200, acked.text
+    view = (await http.get(f"/api/v1/submissions/{sent['id']}", headers=ex.sender.headers)).json()
+    assert [e["event"] for e in view["timeline"]] == [
+        "accepted",
+        "queued",
+        "delivered",
+        "acknowledged",
+    ]
+    assert view["timeline"][2]["via"] == "acknowledgement"
+    assert (await runtime.evidence.verify()).ok
+
+
 async def test_an_acknowledgement_signed_with_another_key_is_refused(
     http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str]
 ) -> None:
