@@ -96,8 +96,9 @@ lint: install
 	$(BIN)/mypy
 
 ## bench: the benchmark suite (docs/performance.md): every workload of issue 9 under wrk or
-## an async driver, 1 and 2 workers, embedded and external Redis, oidc-provider 9 beside the
-## token workload, a py-spy profile of the slowest. Installs the `bench` extra (rich,
+## an async driver, 1 and 2 workers, embedded and external Redis and a local Redis Cluster,
+## oidc-provider 9 beside the token workload, a py-spy profile of the slowest; the sizing in
+## docs/deployment.md worked out from the figures. Installs the `bench` extra (rich,
 ## matplotlib, psutil, py-spy), wrk and redis-server with apt-get unless they are there (root
 ## or sudo), and oidc-provider with npm into a temporary folder. About eight minutes; not run
 ## in CI. Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--only submit --no-peer".

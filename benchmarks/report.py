@@ -12,6 +12,10 @@ from rich.table import Table
 from benchmarks.stats import Target, ratio
 
 MAIN = "1 worker, embedded Redis"
+# The stores the scaled workloads run on (benchmarks/servers.py ``Store``), and those workloads.
+EMBEDDED, SINGLE, CLUSTER = "embedded Redis", "external redis-server", "Redis Cluster"
+STORES = (EMBEDDED, SINGLE, CLUSTER)
+SCALED = ("token-cc-secret", "submit", "pay-create")
 TIMES = "\u00d7"  # the multiplication sign, as in "0.73 times the peer"
 DOC_START, DOC_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -127,10 +131,9 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
         lines.append(
             {"workload": name, "target": target.text, "measured": summary(measured), "met": met}
         )
-    for name in ("token-cc-secret", "submit"):
-        for store in ("embedded Redis", "external redis-server"):
-            one = find(rows, name, f"1 worker, {store}")
-            two = find(rows, name, f"2 workers, {store}")
+    for name in SCALED:
+        for store in STORES:
+            one, two = measured_pair(rows, name, store)
             if one is None or two is None:
                 continue
             scale = ratio(two["ops_per_s"], one["ops_per_s"])
@@ -144,6 +147,70 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return lines
+
+
+def measured_pair(
+    rows: list[dict[str, Any]], workload: str, store: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``workload``'s rows with 1 and 2 workers on ``store``; None for one not measured."""
+
+    def measured(config: str) -> dict[str, Any] | None:
+        r = find(rows, workload, config)
+        return r if r is not None and r.get("available") is not False else None
+
+    return measured(f"1 worker, {store}"), measured(f"2 workers, {store}")
+
+
+SCALE_OUT_COLUMNS = (
+    "workload",
+    "single server: 1 worker",
+    "2 workers",
+    "1 → 2",
+    "cluster: 1 worker",
+    "2 workers",
+    "1 → 2",
+    "cluster ÷ single server (1 / 2 workers)",
+    "CPU ms per op (1 worker): single server → cluster",
+)
+
+
+def scale_out(rows: list[dict[str, Any]]) -> tuple[str, list[list[str]]]:
+    """Throughput with 1 and 2 gateway workers on one Redis server and on the cluster, for
+    every scaled workload measured on both: which single server was used (the external
+    ``redis-server`` when the run has it, the embedded one otherwise) and one row of
+    :data:`SCALE_OUT_COLUMNS` per workload."""
+    single = SINGLE if any(r["config"].endswith(SINGLE) for r in rows) else EMBEDDED
+    table = []
+    for name in SCALED:
+        one, two = measured_pair(rows, name, single)
+        c_one, c_two = measured_pair(rows, name, CLUSTER)
+        if (one or two) is None or (c_one or c_two) is None:
+            continue
+
+        def ops(r: dict[str, Any] | None) -> float | None:
+            return r["ops_per_s"] if r else None
+
+        def cpu(r: dict[str, Any] | None) -> float | None:
+            return r["server_cpu_s_per_1000"] if r else None
+
+        def times(numerator: dict[str, Any] | None, denominator: dict[str, Any] | None) -> str:
+            found = ratio(ops(numerator), ops(denominator))
+            return "—" if found is None else f"{found:.2f}{TIMES}"
+
+        table.append(
+            [
+                name,
+                cell(ops(one), ",.0f"),
+                cell(ops(two), ",.0f"),
+                times(two, one),
+                cell(ops(c_one), ",.0f"),
+                cell(ops(c_two), ",.0f"),
+                times(c_two, c_one),
+                f"{times(c_one, one)} / {times(c_two, two)}",
+                f"{cell(cpu(one), '.3f')} → {cell(cpu(c_one), '.3f')}",
+            ]
+        )
+    return single, table
 
 
 def summary(r: dict[str, Any]) -> str:
@@ -177,6 +244,18 @@ def table(rows: list[dict[str, Any]], title: str = "GovConnect benchmark") -> Ta
             out.add_row(r["workload"], r["config"], r["note"], *[""] * (len(COLUMNS) - 1))
             continue
         out.add_row(r["workload"], r["config"], *(cell(r.get(k), f) for _, k, f in COLUMNS))
+    return out
+
+
+def scale_out_table(rows: list[dict[str, Any]]) -> Table | None:
+    single, measured = scale_out(rows)
+    if not measured:
+        return None
+    out = Table(title=f"Scale-out (single server: {single}), ops/s", header_style="bold")
+    for n, heading in enumerate(SCALE_OUT_COLUMNS):
+        out.add_column(heading, justify="left" if n == 0 else "right")
+    for line in measured:
+        out.add_row(*line)
     return out
 
 
@@ -229,6 +308,24 @@ def markdown(report: dict[str, Any]) -> str:
             f"{peer['ops_per_s']:,.1f} tokens/s (p99 {peer['p99_ms']} ms, "
             f"{peer['server_cpu_s_per_1000']} CPU s per 1,000) under the same wrk script; "
             f"token-cc-secret ÷ oidc-provider = **{versus}**.",
+        ]
+    single, measured = scale_out(rows)
+    if measured:
+        lines += [
+            "",
+            "### Scale-out: one Redis server and the cluster",
+            "",
+            f"Operations per second with one and two gateway workers (`--workers 2`) on one "
+            f"Redis server ({single}) and on the local Redis Cluster (three masters and three "
+            "replicas, AOF `always` like the single server), and the gateway's CPU per "
+            "operation. All of it shares this machine's "
+            f"{m['nproc']} cores: the cluster's six servers take cores from the gateway here, "
+            "where in production each is a machine of its own, so the figures measure what the "
+            "cluster costs a gateway process, not how far it scales.",
+            "",
+            "| " + " | ".join(SCALE_OUT_COLUMNS) + " |",
+            "|---|" + "--:|" * (len(SCALE_OUT_COLUMNS) - 1),
+            *("| " + " | ".join(line) + " |" for line in measured),
         ]
     lines += [
         "",

@@ -5,12 +5,15 @@ Each gateway runs in a temporary folder, loaded from separate processes on loopb
 
 * 1 worker, embedded Redis (AOF ``always``): every workload (benchmarks/workloads.py);
 * 2 workers, embedded Redis; 1 and 2 workers, an external ``redis-server`` with AOF
-  ``always``: token-cc-secret and submit, for the 1 → 2 worker scaling ratio;
+  ``always``; 1 and 2 workers on a local Redis Cluster (three masters, three replicas, AOF
+  ``always``): token-cc-secret, submit and pay-create, for the 1 → 2 worker scaling ratio and
+  the single server against the cluster;
 * oidc-provider 9 (npm, into a temporary folder) under the token-cc-secret wrk script;
 * py-spy on the gateway during a second run of the workload furthest below its target.
 
 Prints a table (rich, with a progress bar), writes benchmarks/results/latest.json (no
-secrets) and latest.png, and refreshes the figures in docs/performance.md. Options:
+secrets) and latest.png, and refreshes the figures in docs/performance.md and the sizing in
+docs/deployment.md. Options:
 ``.venv/bin/python benchmarks/run.py --help``.
 """
 
@@ -39,17 +42,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import profile, report, workloads  # noqa: E402
+from benchmarks import profile, report, sizing, workloads  # noqa: E402
 from benchmarks.loadgen import WrkJob  # noqa: E402
 from benchmarks.oidc_peer import oidc_provider  # noqa: E402
-from benchmarks.servers import Config, Gateway, gateway, tool  # noqa: E402
+from benchmarks.servers import Config, Gateway, Store, gateway, tool  # noqa: E402
 from benchmarks.stats import ratio  # noqa: E402
 from benchmarks.workloads import Options  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "performance.md"
+DEPLOYMENT = ROOT / "docs" / "deployment.md"
 ALL = tuple(report.WORK)
-SCALED = ("token-cc-secret", "submit")
+SCALED = report.SCALED
 
 
 class Suite:
@@ -110,7 +114,7 @@ class Suite:
     def on_gateway(self, config: Config, names: list[str], advance: Callable[[str], None]) -> None:
         """Every workload of ``names`` on a fresh gateway run as ``config``."""
         self._setups.clear()
-        folder = self.folder / f"gw-{config.workers}-{'ext' if config.external_redis else 'emb'}"
+        folder = self.folder / f"gw-{config.workers}-{config.store.name.lower()}"
         with gateway(folder, config) as gw:
             for name in names:
                 advance(f"{name}, {config.label}")
@@ -175,7 +179,7 @@ class Suite:
         self.console.print(line(report.peer_row(self.peer)))
 
 
-MAIN_CONFIG = Config(workers=1, external_redis=False)
+MAIN_CONFIG = Config(workers=1, store=Store.EMBEDDED)
 
 
 def line(r: dict[str, Any]) -> str:
@@ -218,13 +222,39 @@ def plan(args: argparse.Namespace) -> list[tuple[Config, list[str]]]:
     steps = [(MAIN_CONFIG, [n for n in ALL if n in only])]
     scaled = [n for n in SCALED if n in only]
     if scaled:
-        stores = [False] + ([] if args.no_external else [True])
-        for external in stores:
+        stores = [Store.EMBEDDED]
+        stores += [] if args.no_external else [Store.EXTERNAL]
+        stores += [] if args.no_cluster else [Store.CLUSTER]
+        for store in stores:
             for workers in (1, 2):
-                config = Config(workers, external)
+                config = Config(workers, store)
                 if config != MAIN_CONFIG and (workers == 1 or not args.no_scaling):
                     steps.append((config, scaled))
     return [(c, names) for c, names in steps if names]
+
+
+def write(
+    result: dict[str, Any],
+    console: Console,
+    results: Path = RESULTS,
+    doc: Path = DOC,
+    deployment: Path = DEPLOYMENT,
+) -> None:
+    """The run's JSON and chart into ``results``; its figures into ``doc`` and its sizing
+    into ``deployment``, each between their markers."""
+    results.mkdir(exist_ok=True)
+    (results / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    report.chart(result, results / "latest.png")
+    report.update_doc(doc, report.markdown(result))
+    console.print(f"wrote {results}/latest.json and latest.png, refreshed {doc}")
+    sized = sizing.markdown(result)
+    if sized is not None and report.update_doc(deployment, sized):
+        console.print(f"refreshed the sizing in {deployment}")
+    else:
+        console.print(
+            f"[yellow]left the sizing in {deployment} alone: this run lacks a figure it needs "
+            "(login, refresh, submit, deliver, pay-create, sessions)"
+        )
 
 
 def main() -> None:
@@ -242,6 +272,7 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip oidc-provider")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 2-worker runs")
     parser.add_argument("--no-external", action="store_true", help="skip external redis-server")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the Redis Cluster runs")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-write", action="store_true", help="leave results and docs alone")
     parser.add_argument("--json", action="store_true", help="print the report as JSON at the end")
@@ -258,7 +289,8 @@ def main() -> None:
         sessions=args.sessions,
     )
     steps = plan(args)
-    for program in ("wrk", "redis-server") + (() if args.no_peer else ("node", "npm")):
+    programs = ("wrk", "redis-server") + (() if args.no_cluster else ("redis-cli",))
+    for program in programs + (() if args.no_peer else ("node", "npm")):
         tool(program)
     console = Console(stderr=args.json)
     if not console.is_terminal:
@@ -315,14 +347,11 @@ def main() -> None:
     result["verdicts"] = report.verdicts(result)
     console.print(report.table(suite.rows + ([report.peer_row(suite.peer)] if suite.peer else [])))
     console.print(report.verdict_table(result))
+    scale_out = report.scale_out_table(suite.rows)
+    if scale_out is not None:
+        console.print(scale_out)
     if not args.no_write:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
-        report.chart(result, RESULTS / "latest.png")
-        report.update_doc(DOC, report.markdown(result))
-        console.print(
-            "wrote benchmarks/results/latest.json and latest.png, refreshed docs/performance.md"
-        )
+        write(result, console)
     if args.json:
         print(json.dumps(result, indent=2))
 

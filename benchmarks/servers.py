@@ -1,6 +1,7 @@
 """The processes a benchmark run starts and measures: ``govconnect serve`` (one or more
-workers, embedded Redis or an external ``redis-server`` with AOF ``always``), and the meter
-that reads their CPU time, resident memory and Redis's memory around a measured run."""
+workers; the embedded Redis, an external ``redis-server``, or a local Redis Cluster of three
+masters and three replicas, each with AOF ``always``), and the meter that reads their CPU
+time, resident memory and Redis's memory around a measured run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,12 @@ import redis
 from benchmarks.stats import per_item, per_thousand
 from gateway.core.redis import EmbeddedRedis
 from gateway.core.settings import Settings
+from tests.support.cluster import local_cluster
 from tests.support.servers import free_port, gateway_env, run_cli, wait_until_ready
+
+# Redis's own default: a master is failed over only after 15 s of silence, so six servers,
+# the gateway and wrk saturating two cores do not set off a failover in the middle of a run.
+CLUSTER_NODE_TIMEOUT_MS = 15_000
 
 
 def tool(name: str) -> str:
@@ -31,23 +38,43 @@ def tool(name: str) -> str:
     return path
 
 
+class Store(Enum):
+    """Where the gateway keeps its state; the value is how the tables name it."""
+
+    EMBEDDED = "embedded Redis"
+    EXTERNAL = "external redis-server"
+    CLUSTER = "Redis Cluster"
+
+
 @dataclass(frozen=True)
 class Config:
     """One way of running the gateway: its worker count and its Redis."""
 
     workers: int
-    external_redis: bool
+    store: Store = Store.EMBEDDED
 
     @property
     def label(self) -> str:
-        store = "external redis-server" if self.external_redis else "embedded Redis"
-        return f"{self.workers} worker{'s' if self.workers > 1 else ''}, {store}"
+        return f"{self.workers} worker{'s' if self.workers > 1 else ''}, {self.store.value}"
+
+
+@dataclass(frozen=True)
+class RedisStore:
+    """The store a gateway is given: the URL it connects to, the nodes whose ``INFO`` is
+    summed (the server, or the cluster's masters: replicas repeat their masters' data and
+    commands), and every Redis process whose CPU counts (replicas included: a cluster pays
+    for its replication)."""
+
+    url: str
+    cluster: bool
+    counted: tuple[str, ...]
+    processes: tuple[psutil.Process, ...]
 
 
 @contextmanager
-def external_redis(folder: Path) -> Iterator[tuple[str, psutil.Process]]:
+def external_redis(folder: Path) -> Iterator[RedisStore]:
     """A ``redis-server`` of the machine's own on a loopback port, AOF with fsync on every
-    write (as the embedded one runs), no RDB snapshots; its URL and process."""
+    write (as the embedded one runs), no RDB snapshots."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed argument list
@@ -84,10 +111,23 @@ def external_redis(folder: Path) -> Iterator[tuple[str, psutil.Process]]:
             time.sleep(0.05)
     client.close()
     try:
-        yield url, psutil.Process(process.pid)
+        yield RedisStore(url, False, (url,), (psutil.Process(process.pid),))
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@contextmanager
+def redis_cluster() -> Iterator[RedisStore]:
+    """Three masters and three replicas of the machine's ``redis-server`` on loopback ports
+    (tests/support/cluster.py, as ``make test-cluster`` runs them), with AOF ``always`` like
+    the other stores, so the difference measured is the cluster's, not the fsync policy's."""
+    with local_cluster(appendfsync="always", node_timeout_ms=CLUSTER_NODE_TIMEOUT_MS) as cluster:
+        masters = tuple(f"redis://127.0.0.1:{node.port}/0" for node in cluster.masters())
+        processes = tuple(
+            psutil.Process(node.process.pid) for node in cluster.nodes if node.process
+        )
+        yield RedisStore(cluster.url, True, masters, processes)
 
 
 @dataclass
@@ -99,8 +139,7 @@ class Gateway:
     base_url: str
     settings: Settings
     process: subprocess.Popen[bytes]
-    redis_url: str
-    redis_process: psutil.Process | None
+    store: RedisStore
 
     def processes(self) -> list[psutil.Process]:
         """The serving processes: the supervisor and its workers, not the embedded Redis."""
@@ -115,16 +154,21 @@ class Gateway:
         return round(sum(int(p.memory_info().rss) for p in self.processes()) / 2**20, 1)
 
     def redis_counters(self) -> tuple[int, int]:
-        """Redis's ``used_memory`` and ``total_commands_processed`` (the meter's own two
-        ``INFO`` calls count among the commands: noise against thousands of operations)."""
-        client = redis.Redis.from_url(self.redis_url)
-        try:
-            return (
-                int(client.info("memory")["used_memory"]),
-                int(client.info("stats")["total_commands_processed"]),
-            )
-        finally:
-            client.close()
+        """Redis's ``used_memory`` and ``total_commands_processed``, summed over the counted
+        nodes (the meter's own ``INFO`` calls count among the commands: noise against
+        thousands of operations)."""
+        memory = commands = 0
+        for url in self.store.counted:
+            client = redis.Redis.from_url(url)
+            try:
+                memory += int(client.info("memory")["used_memory"])
+                commands += int(client.info("stats")["total_commands_processed"])
+            finally:
+                client.close()
+        return memory, commands
+
+    def redis_cpu_seconds(self) -> float:
+        return sum(cpu_seconds(p) for p in self.store.processes)
 
     def cli(self, *args: str) -> str:
         """``govconnect`` with this gateway's environment; its standard output."""
@@ -140,8 +184,10 @@ def cpu_seconds(process: psutil.Process) -> float:
 def gateway(folder: Path, config: Config) -> Iterator[Gateway]:
     """``govconnect init`` then ``govconnect serve --workers N`` in ``folder``."""
     folder.mkdir(parents=True)
-    with _store(folder, config) as (redis_url, redis_process):
-        extra = {"GOVCONNECT_REDIS_URL": redis_url} if config.external_redis else {}
+    with _store(folder, config) as store:
+        extra = {"GOVCONNECT_REDIS_URL": store.url} if store.url else {}
+        if store.cluster:
+            extra["GOVCONNECT_REDIS_CLUSTER"] = "true"
         # The access log stays on: it is part of what a production request costs.
         env = gateway_env(folder, extra)
         run_cli(env, folder, "init")
@@ -159,16 +205,16 @@ def gateway(folder: Path, config: Config) -> Iterator[Gateway]:
         settings = Settings(
             data_dir=folder / "var",
             pki_dir=folder / "pki",
-            redis_url=redis_url if config.external_redis else None,
+            redis_url=store.url or None,
+            redis_cluster=store.cluster,
         )
         try:
             wait_until_ready(base_url, 60, process)
-            if not config.external_redis:
+            if not store.url:
                 embedded = EmbeddedRedis(settings.redis_dir)
-                redis_url = embedded.url
                 pid = int((settings.redis_dir / "redis.pid").read_text().strip())
-                redis_process = psutil.Process(pid)
-            yield Gateway(folder, env, base_url, settings, process, redis_url, redis_process)
+                store = RedisStore(embedded.url, False, (embedded.url,), (psutil.Process(pid),))
+            yield Gateway(folder, env, base_url, settings, process, store)
         finally:
             process.terminate()
             try:
@@ -180,12 +226,17 @@ def gateway(folder: Path, config: Config) -> Iterator[Gateway]:
 
 
 @contextmanager
-def _store(folder: Path, config: Config) -> Iterator[tuple[str, psutil.Process | None]]:
-    if config.external_redis:
-        with external_redis(folder / "redis-external") as (url, process):
-            yield url, process
+def _store(folder: Path, config: Config) -> Iterator[RedisStore]:
+    """The store of ``config``; for the embedded one, which ``govconnect serve`` starts
+    itself, a placeholder without a URL."""
+    if config.store is Store.EXTERNAL:
+        with external_redis(folder / "redis-external") as external:
+            yield external
+    elif config.store is Store.CLUSTER:
+        with redis_cluster() as cluster:
+            yield cluster
     else:
-        yield "", None
+        yield RedisStore("", False, (), ())
 
 
 @dataclass
@@ -210,13 +261,11 @@ class Meter:
         return cpu_seconds(self._server)
 
     def start(self) -> Reading:
-        redis_process = self._server.redis_process if isinstance(self._server, Gateway) else None
-        memory, commands = (
-            self._server.redis_counters() if isinstance(self._server, Gateway) else (0, 0)
-        )
+        gw = self._server if isinstance(self._server, Gateway) else None
+        memory, commands = gw.redis_counters() if gw else (0, 0)
         return Reading(
             cpu=self._cpu(),
-            redis_cpu=cpu_seconds(redis_process) if redis_process else 0.0,
+            redis_cpu=gw.redis_cpu_seconds() if gw else 0.0,
             redis_memory=memory,
             redis_commands=commands,
             own_cpu=time.process_time(),

@@ -7,8 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.profile import hotspots
-from benchmarks.report import DOC_END, DOC_START, WORK, bound, markdown, update_doc, verdicts
+from benchmarks.report import (
+    DOC_END,
+    DOC_START,
+    STORES,
+    TIMES,
+    WORK,
+    bound,
+    markdown,
+    scale_out,
+    update_doc,
+    verdicts,
+)
 
 MAIN = "1 worker, embedded Redis"
 
@@ -80,6 +93,51 @@ def test_scaling_compares_one_and_two_workers_on_the_same_store() -> None:
     external = _verdict(_report(rows), "submit, 1 → 2 workers (external redis-server)")
     assert embedded["met"] is True and "1.7" in embedded["measured"]
     assert external["met"] is False and "1.11" in external["measured"]
+
+
+def test_the_cluster_is_judged_on_its_own_scaling_and_set_beside_the_single_server() -> None:
+    rows = [
+        _row("token-cc-secret", 4000.0, 20.0),
+        _row("token-cc-secret", 4200.0, 20.0, "1 worker, external redis-server"),
+        _row("token-cc-secret", 7000.0, 20.0, "2 workers, external redis-server"),
+        _row("token-cc-secret", 3500.0, 20.0, "1 worker, Redis Cluster"),
+        _row("token-cc-secret", 6300.0, 20.0, "2 workers, Redis Cluster"),
+        _row("pay-create", 900.0, 20.0, "1 worker, Redis Cluster"),
+    ]
+    cluster = _verdict(_report(rows), "token-cc-secret, 1 → 2 workers (Redis Cluster)")
+    assert cluster["met"] is True and "1.8" in cluster["measured"]
+    single, table = scale_out(rows)
+    # The external server is the single server when the run has it; pay-create has no
+    # single-server figures, so it has no row.
+    assert single == "external redis-server"
+    assert table == [
+        [
+            "token-cc-secret",
+            "4,200",
+            "7,000",
+            f"1.67{TIMES}",
+            "3,500",
+            "6,300",
+            f"1.80{TIMES}",
+            f"0.83{TIMES} / 0.90{TIMES}",
+            "0.200 → 0.200",
+        ]
+    ]
+    section = markdown(_report(rows)).split("### Scale-out: one Redis server and the cluster")[1]
+    assert f"| token-cc-secret | 4,200 | 7,000 | 1.67{TIMES} |" in section
+    # Without an external server the embedded one stands in, and says so.
+    embedded = [r for r in rows if "external" not in r["config"]]
+    assert scale_out(embedded)[0] == "embedded Redis"
+    assert scale_out(embedded)[1][0][1:4] == ["4,000", "—", "—"]
+
+
+def test_every_store_the_suite_runs_on_is_one_the_report_compares() -> None:
+    pytest.importorskip("psutil")  # the bench extra, which benchmarks/servers.py needs
+    from benchmarks.servers import Config, Store
+
+    assert [store.value for store in Store] == list(STORES)
+    assert Config(2, Store.CLUSTER).label == "2 workers, Redis Cluster"
+    assert Config(1).label == MAIN
 
 
 def test_delivery_at_less_than_the_target_rate_or_with_losses_does_not_meet_it() -> None:
