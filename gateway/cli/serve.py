@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.app import create_app
 from gateway.cli.common import fail, settings
 from gateway.core.errors import ConfigurationError
 from gateway.core.observability import configure_logging
@@ -48,7 +50,7 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     try:
         uvicorn.run(
-            "gateway.app:create_app",
+            "gateway.cli.serve:served_app",
             factory=True,
             host=host or config.host,
             port=port or config.port,
@@ -68,6 +70,12 @@ def serve(
         stop.set()
         if embedded is not None:
             embedded.stop()
+
+
+def served_app() -> FastAPI:
+    """The app each ``serve`` worker runs: :func:`gateway.app.create_app`, frozen after
+    start-up."""
+    return create_app(freeze=True)
 
 
 class OneWriteTransport(asyncio.Transport):

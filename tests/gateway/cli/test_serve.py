@@ -4,6 +4,7 @@ serves as uvicorn's own: kept-alive connections, ``100 Continue``, closing and a
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 
 import httpx
@@ -103,3 +104,19 @@ async def test_100_continue_is_sent_before_the_client_sends_its_body(one_write_u
     assert final.startswith(b"HTTP/1.1 401 ")
     writer.close()
     await writer.wait_closed()
+
+
+def test_a_served_app_freezes_what_start_up_built_and_a_test_app_does_not(
+    settings: Settings,
+) -> None:
+    """``serve`` runs the app with ``freeze``: after start-up the collector no longer scans
+    the objects start-up made (short full collections); an app built without it freezes
+    nothing, so a process that builds many apps (the tests) keeps collecting them."""
+    gc.unfreeze()
+    try:
+        with serving(create_app(settings)):
+            assert gc.get_freeze_count() == 0
+        with serving(create_app(settings, freeze=True)):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
