@@ -43,6 +43,7 @@ from typing import Any
 
 from gateway.admin.models import Actor
 from gateway.core.clock import Clock
+from gateway.core.errors import ConfigurationError
 from gateway.core.redis import RedisClient
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox, UnsealError
 from gateway.core.settings import Settings
@@ -82,6 +83,7 @@ from payments.models import (
 )
 from payments.providers import Authorisation, CardEntry, CardProvider, Outcome
 from payments.providers.sandbox import SandboxProvider
+from payments.providers.stripe import StripeProvider
 from payments.receipts import NoReceipts, Receipt, ReceiptSink
 from payments.states import (
     AUTHORISE,
@@ -826,13 +828,24 @@ def build_payments(
     organisations: OrganisationService,
     receipts: ReceiptSink | None = None,
 ) -> Payments:
-    """Build the payment services on the store. Test keys use the sandbox; live keys use it
-    too in development, and have no provider in production until a real one is configured."""
+    """Build the payment services on the store. Test keys use the sandbox; live keys use the
+    provider ``payments_live_provider`` names, or when unset the sandbox in development and
+    none in production (docs/payments.md, "Card providers")."""
     sandbox = SandboxProvider()
     providers: dict[Mode, CardProvider] = {Mode.TEST: sandbox}
-    if not settings.is_production:
+    live = settings.payments_live_provider
+    if live == "stripe":
+        if settings.stripe_secret_key is None:
+            raise ConfigurationError(
+                "GOVCONNECT_PAYMENTS_LIVE_PROVIDER=stripe needs GOVCONNECT_STRIPE_SECRET_KEY"
+            )
+        providers[Mode.LIVE] = StripeProvider(
+            settings.stripe_secret_key.get_secret_value(), api_base=settings.stripe_api_base
+        )
+    elif live == "sandbox" or not settings.is_production:
         # NOTE: a development gateway takes "live" payments with the sandbox so the whole
-        # journey can be tried with live keys; production never does.
+        # journey can be tried with live keys; production refuses to start with it named
+        # (Settings.development_shortcuts) and has no live provider when it is unset.
         providers[Mode.LIVE] = sandbox
     box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
     store = PaymentStore(redis)

@@ -10,7 +10,7 @@ import ipaddress
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from gateway.core.errors import ConfigurationError
 from trust_levels.errors import InvalidVectorError
 from trust_levels.models import Vector
+
+STRIPE_API_BASE = "https://api.stripe.com"
 
 
 class Environment(StrEnum):
@@ -145,6 +147,12 @@ class Settings(BaseSettings):
 
     # Payments: requests a second per API key before 429 P0900 (payments/keys.py).
     payments_rate_limit_per_second: int = Field(default=2_000, ge=1)
+    # Payments: the card provider of live API keys (docs/payments.md, "Card providers"); test
+    # keys always use the sandbox. Unset: the sandbox in development, none in production.
+    # "stripe" needs the secret key; the API base is Stripe's unless pointed at a stand-in.
+    stripe_secret_key: SecretStr | None = None
+    stripe_api_base: str = STRIPE_API_BASE
+    payments_live_provider: Literal["sandbox", "stripe"] | None = None
 
     # Secure messaging (messaging/, docs/messaging.md): attachments (checked by content) up
     # to this size and count; new-message notifications batched per person for this long and
@@ -156,6 +164,12 @@ class Settings(BaseSettings):
     messaging_notify_reminder_seconds: int = Field(default=259_200, ge=60)
     messaging_staff_level: str = "Cl.Cm"
     messaging_sweep_seconds: float = Field(default=5.0, gt=0)
+    # Live updates of open inbox pages (server-sent events, messaging/live.py): how long one
+    # stream lasts before the browser reconnects, how often it sends a heartbeat (and checks
+    # the session is still live), and how many streams one session may hold open at once.
+    messaging_live_seconds: float = Field(default=300.0, gt=0, le=3600)
+    messaging_live_heartbeat_seconds: float = Field(default=15.0, gt=0, le=60)
+    messaging_live_streams_per_session: int = Field(default=4, ge=1, le=50)
 
     # Tell Us Once (gateway/moves/, docs/tell-us-once.md): the level a person reports a move
     # at; the OS Places API key (unset: the sample gazetteer shipped for development), its
@@ -206,6 +220,21 @@ class Settings(BaseSettings):
             raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
         return value.rstrip("/")
 
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _valid_stripe_api_base(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+            raise ValueError("stripe_api_base must be an absolute http(s) URL without a query")
+        return value.rstrip("/")
+
+    @field_validator("payments_live_provider")
+    @classmethod
+    def _live_provider_configured(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value == "stripe" and info.data.get("stripe_secret_key") is None:
+            raise ValueError("payments_live_provider 'stripe' needs GOVCONNECT_STRIPE_SECRET_KEY")
+        return value
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
@@ -243,6 +272,24 @@ class Settings(BaseSettings):
             )
         if self.demo:
             found.append("GOVCONNECT_DEMO is on; demo data must not reach production")
+        if self.payments_live_provider == "sandbox":
+            found.append(
+                "GOVCONNECT_PAYMENTS_LIVE_PROVIDER=sandbox takes live payments with test cards; "
+                "use stripe"
+            )
+        if urlsplit(self.stripe_api_base).scheme != "https":
+            found.append(
+                f"GOVCONNECT_STRIPE_API_BASE={self.stripe_api_base} is plain http; card details "
+                "would cross the network unencrypted"
+            )
+        if self.payments_live_provider == "stripe" and not (
+            self.stripe_secret_key is None
+            or self.stripe_secret_key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+        ):
+            found.append(
+                "GOVCONNECT_STRIPE_SECRET_KEY is not a live-mode key (sk_live_…), so live "
+                "payments would take no money"
+            )
         if self.notify_api_key is None:
             found.append(
                 "GOVCONNECT_NOTIFY_API_KEY is not set, so email and text messages would go to "
