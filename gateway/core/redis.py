@@ -281,6 +281,7 @@ def connect(target: StoreTarget, settings: Settings) -> RedisClient:
     if target.kind is StoreKind.CLUSTER:
         cluster = redis.asyncio.cluster.RedisCluster.from_url(
             target.url,
+            max_connections=settings.redis_max_connections,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=CLUSTER_RETRIES),
             # A MOVED answer means the slot map changed (a failover, a resharding): fetch the
             # whole map at once instead of learning it one slot at a time.
@@ -290,7 +291,18 @@ def connect(target: StoreTarget, settings: Settings) -> RedisClient:
         _pop_routing_keys_in_transactions(cluster)
         return cluster
     retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3)
-    return redis.asyncio.Redis.from_url(target.url, health_check_interval=15, retry=retry, **common)
+    # A burst of requests beyond the pool waits for a free connection (up to the store
+    # timeout) instead of failing at once with "Too many connections", as the default pool
+    # does: 100 concurrent readers and the background workers' blocking reads filled it.
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        target.url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_seconds,
+        health_check_interval=15,
+        retry=retry,
+        **common,
+    )
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 async def open_client(target: StoreTarget, settings: Settings) -> RedisClient:

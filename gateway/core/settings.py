@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_cluster: bool = False
     redis_timeout_seconds: float = 2.0
+    # Connections per process (per node on a cluster). Every request in flight holds one
+    # while it talks to the store, and each background worker holds one in a blocking read;
+    # a request that finds none free waits up to ``redis_timeout_seconds`` for one.
+    redis_max_connections: int = Field(default=256, ge=8, le=10_000)
     # Writes that must not be lost (acknowledged submissions, payments) wait until this many
     # replicas have them (Redis WAIT), at most ``redis_wait_timeout_ms``; 0 trusts the master
     # alone (asynchronous replication: see docs/deployment.md).
