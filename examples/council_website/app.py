@@ -1,5 +1,5 @@
-"""The Demo Borough Council website: pages, the OpenID Connect callback and the back-channel
-logout endpoint.
+"""The Demo Borough Council website: pages, the OpenID Connect callback, the permit
+application sent through GovConnect (:mod:`.submissions`) and the back-channel logout endpoint.
 
 =====================  ======  ===================================================
 path                   method  what it does
@@ -9,6 +9,9 @@ path                   method  what it does
 ``/sign-in``           GET     starts the code flow (redirect to GovConnect)
 ``/callback``          GET     the redirect URI: code → tokens → ID token checked
 ``/refresh``           POST    uses the refresh token (CSRF-protected form)
+``/apply``             GET     the parking permit form (signed-in citizens)
+``/apply``             POST    sends it, with a PDF, through GovConnect (CSRF-protected)
+``/applications/{id}`` GET     an application's state, timeline and answer, checked
 ``/sign-out``          POST    RP-initiated logout (CSRF-protected form)
 ``/backchannel-logout`` POST   GovConnect's logout tokens (Back-Channel Logout 1.0)
 ``/jwks.json``         GET     this site's public key, to register with GovConnect
@@ -19,15 +22,17 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -37,9 +42,31 @@ from examples.council_website.config import Config
 from examples.council_website.logout_tokens import InvalidLogoutToken, SeenTokens, verify
 from examples.council_website.oidc import GovConnect, SignInError
 from examples.council_website.registration import ensure_registered
-from examples.council_website.sessions import LocalSession, SessionMiddleware, SessionStore
+from examples.council_website.sessions import (
+    LocalSession,
+    SessionMiddleware,
+    SessionStore,
+    SignIn,
+)
+from examples.council_website.submissions import (
+    Applications,
+    Refused,
+    Submissions,
+    Upload,
+    describe,
+    idempotency_key,
+    new_form_key,
+    reference_for,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The application form: what the demo service ("parking-permit", its schema in
+# parking-permit.schema.json) takes, with one PDF as proof of address.
+PERMIT_TYPES = {"resident": "Resident permit", "visitor": "Visitor permit"}
+MAX_NAME_LENGTH = 200
+MAX_PDF_BYTES = 500_000
+FORM_FIELDS = ("csrf_token", "form_key", "name", "street", "permit_type", "proof")
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -57,12 +84,21 @@ SECURITY_HEADERS = {
 
 
 def _time(value: object) -> str:
-    if not isinstance(value, int | float):
+    """Seconds since the epoch, or an ISO 8601 time (GovConnect's timeline), in words."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:
+            return value
+    elif isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
         return "-"
-    return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S UTC on %d %B %Y")
+    return moment.strftime("%H:%M:%S UTC on %d %B %Y")
 
 
 TEMPLATES.filters["time"] = _time
+TEMPLATES.filters["describe"] = describe
 
 
 def _local(request: Request) -> LocalSession:
@@ -89,11 +125,14 @@ def _govconnect(request: Request) -> GovConnect:
     return govconnect
 
 
-async def _checked_form(request: Request) -> bool:
+def _csrf_ok(form: FormData, session: LocalSession) -> bool:
     """The posted form carried this session's CSRF token (OWASP synchronizer token)."""
-    form = await request.form()
     token = form.get("csrf_token")
-    return isinstance(token, str) and hmac.compare_digest(token, _local(request).csrf_token)
+    return isinstance(token, str) and hmac.compare_digest(token, session.csrf_token)
+
+
+async def _checked_form(request: Request) -> bool:
+    return _csrf_ok(await request.form(), _local(request))
 
 
 def _home() -> RedirectResponse:
@@ -104,7 +143,16 @@ async def home(request: Request) -> Response:
     session = _local(request)
     if "state" in request.query_params and await _govconnect(request).signed_out(request):
         session.notice = "You have signed out of Demo Borough Council and GovConnect."
-    return _page(request, "home.html", sign_in=session.sign_in)
+    applications = (
+        _applications(request).of(str(session.sign_in.claims["sub"])) if session.sign_in else []
+    )
+    return _page(
+        request,
+        "home.html",
+        sign_in=session.sign_in,
+        applications=applications,
+        can_apply=_submissions(request) is not None,
+    )
 
 
 async def sign_in(request: Request) -> Response:
@@ -181,6 +229,189 @@ async def backchannel_logout(request: Request) -> Response:
     return Response(status_code=200, headers=headers)
 
 
+# --- applications: a citizen's form sent through GovConnect -----------------------------
+
+
+def _submissions(request: Request) -> Submissions | None:
+    submissions: Submissions | None = request.app.state.submissions
+    return submissions
+
+
+def _applications(request: Request) -> Applications:
+    applications: Applications = request.app.state.applications
+    return applications
+
+
+async def _access_token(request: Request, *, refresh: bool = False) -> str:
+    """The citizen's access token, refreshed first when it is about to expire (or when
+    ``refresh``: GovConnect said it is no longer valid); RFC 6749 §6."""
+    session = _local(request)
+    sign_in = session.sign_in
+    assert sign_in is not None
+    expires_at = sign_in.token.get("expires_at")
+    config: Config = request.app.state.config
+    deadline = time.time() + config.refresh_margin_seconds
+    if refresh or (isinstance(expires_at, int | float) and expires_at < deadline):
+        if not sign_in.token.get("refresh_token"):
+            raise SignInError("GovConnect gave this sign-in no refresh token")
+        session.sign_in = await _govconnect(request).refresh(sign_in)
+        session.sign_in.refreshed_at = datetime.now(UTC)
+        sign_in = session.sign_in
+    return str(sign_in.token["access_token"])
+
+
+async def _for_citizen(request: Request, call: Callable[[str], Awaitable[T]]) -> T:
+    """``call`` with the citizen's access token; once more with a refreshed one when
+    GovConnect answers ``invalid-token`` (RFC 6750 §3.1: expired or revoked)."""
+    try:
+        return await call(await _access_token(request))
+    except Refused as exc:
+        if exc.slug != "invalid-token":
+            raise
+    return await call(await _access_token(request, refresh=True))
+
+
+def _signed_in(request: Request) -> SignIn | None:
+    session = _local(request)
+    if session.sign_in is None:
+        session.notice = "Sign in with GovConnect to apply for a permit or see your applications."
+    return session.sign_in
+
+
+def _refused(request: Request, exc: Exception) -> HTMLResponse:
+    """The page for a call to GovConnect that failed: the problem's detail and what to do."""
+    if isinstance(exc, Refused):
+        refused = exc
+    elif isinstance(exc, SignInError):
+        refused = Refused(
+            {
+                "type": "urn:govconnect:problem:invalid-token",
+                "status": 401,
+                "detail": f"Your sign-in could not be renewed ({exc}).",
+            }
+        )
+    else:
+        refused = Refused({"status": 502, "detail": f"GovConnect cannot be reached: {exc}"})
+    status = refused.status if 400 <= refused.status < 500 else 502
+    return _page(request, "refused.html", status, refused=refused)
+
+
+def _form_page(
+    request: Request,
+    form_key: str,
+    answers: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "apply.html",
+        400 if errors else 200,
+        form_key=form_key,
+        answers=answers or {},
+        errors=errors or {},
+        permit_types=PERMIT_TYPES,
+        max_pdf_bytes=MAX_PDF_BYTES,
+    )
+
+
+async def _read_application(
+    form: FormData,
+) -> tuple[dict[str, str], Upload | None, dict[str, str]]:
+    """The answers, the PDF and what is wrong with them (GOV.UK error messages: say what
+    happened and how to fix it)."""
+    answers = {
+        name: value.strip()
+        for name in ("name", "street", "permit_type")
+        if isinstance(value := form.get(name), str)
+    }
+    errors: dict[str, str] = {}
+    if not answers.get("name"):
+        errors["name"] = "Enter your full name"
+    elif len(answers["name"]) > MAX_NAME_LENGTH:
+        errors["name"] = f"Full name must be {MAX_NAME_LENGTH} characters or fewer"
+    if len(answers.get("street", "")) > MAX_NAME_LENGTH:
+        errors["street"] = f"Street address must be {MAX_NAME_LENGTH} characters or fewer"
+    if answers.get("permit_type") not in PERMIT_TYPES:
+        errors["permit_type"] = "Select the type of permit you want"
+    proof = form.get("proof")
+    upload: Upload | None = None
+    if not isinstance(proof, UploadFile) or not proof.filename:
+        errors["proof"] = "Select a PDF that shows your address"
+    else:
+        data = await proof.read(MAX_PDF_BYTES + 1)
+        if not data:
+            errors["proof"] = "The selected file is empty"
+        elif len(data) > MAX_PDF_BYTES:
+            errors["proof"] = f"The selected file must be smaller than {MAX_PDF_BYTES // 1000} KB"
+        elif not data.startswith(b"%PDF-"):  # by content, as GovConnect checks it
+            errors["proof"] = "The selected file must be a PDF"
+        else:
+            name = Path(proof.filename.replace("\\", "/")).name or "proof-of-address.pdf"
+            upload = (name, data, "application/pdf")
+    return answers, upload, errors
+
+
+async def apply(request: Request) -> Response:
+    """The permit form (GET) and sending it (POST): validated here first, then signed and
+    submitted to GovConnect for the citizen (:mod:`.submissions`)."""
+    sign_in = _signed_in(request)
+    if sign_in is None:
+        return _home()
+    submissions = _submissions(request)
+    if submissions is None:
+        return _page(request, "not-set-up.html", 503)
+    if request.method == "GET":
+        return _form_page(request, new_form_key())
+    form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
+    form_key = form.get("form_key")
+    if not _csrf_ok(form, _local(request)) or not isinstance(form_key, str) or not form_key:
+        return _home()
+    answers, upload, errors = await _read_application(form)
+    if errors or upload is None:
+        return _form_page(request, form_key, answers, errors)
+    config: Config = request.app.state.config
+    body = {"name": answers["name"], "permit_type": answers["permit_type"]}
+    if answers.get("street"):
+        body["street"] = answers["street"]
+    application_request = {
+        "recipient": config.recipient,
+        "service": config.service,
+        "version": config.service_version,
+        "reference": reference_for(form_key),
+        "body": body,
+    }
+    sub = str(sign_in.claims["sub"])
+    key = idempotency_key(sub, form_key)
+    try:
+        application = await _for_citizen(
+            request,
+            lambda token: submissions.submit(token, application_request, [upload], key),
+        )
+    except (Refused, SignInError, httpx.HTTPError) as exc:
+        return _refused(request, exc)
+    _applications(request).add(sub, application)
+    _local(request).notice = f"Your application {application.reference} has been sent."
+    return RedirectResponse(f"/applications/{application.id}", 303)
+
+
+async def application(request: Request) -> Response:
+    """One of the citizen's applications, as GovConnect reports it, signatures checked."""
+    sign_in = _signed_in(request)
+    if sign_in is None:
+        return _home()
+    submissions = _submissions(request)
+    found = _applications(request).find(
+        str(sign_in.claims["sub"]), request.path_params["submission_id"]
+    )
+    if submissions is None or found is None:
+        return _page(request, "no-application.html", 404)
+    try:
+        status = await _for_citizen(request, lambda token: submissions.status(token, found))
+    except (Refused, SignInError, httpx.HTTPError) as exc:
+        return _refused(request, exc)
+    return _page(request, "application.html", application=found, progress=status)
+
+
 async def jwks(request: Request) -> Response:
     return JSONResponse(request.app.state.public_jwks)
 
@@ -194,9 +425,18 @@ def create_app(config: Config | None = None) -> Starlette:
         key = keys.load_or_create(config.key_file)
         app.state.public_jwks = keys.public_jwks(key)
         async with httpx.AsyncClient(timeout=10) as http:
-            client_id = await ensure_registered(config, app.state.public_jwks, http)
-        app.state.govconnect = GovConnect(config, key, client_id)
-        await app.state.govconnect.metadata()
+            registered = await ensure_registered(config, app.state.public_jwks, http)
+        govconnect = GovConnect(config, key, registered.client_id)
+        app.state.govconnect = govconnect
+        await govconnect.metadata()
+        if config.recipient is not None and registered.organisation_id is not None:
+            app.state.submissions = Submissions(
+                issuer=govconnect.issuer,
+                client_id=registered.client_id,
+                organisation_id=registered.organisation_id,
+                key=key,
+                jwks=govconnect.jwks,
+            )
         yield
 
     app = Starlette(
@@ -206,13 +446,18 @@ def create_app(config: Config | None = None) -> Starlette:
             Route("/callback", callback),
             Route("/refresh", refresh, methods=["POST"]),
             Route("/sign-out", sign_out, methods=["POST"]),
+            Route("/apply", apply, methods=["GET", "POST"]),
+            Route("/applications/{submission_id}", application),
             Route("/backchannel-logout", backchannel_logout, methods=["POST"]),
             Route("/jwks.json", jwks),
         ],
         lifespan=lifespan,
     )
+    app.state.config = config
     app.state.sessions = SessionStore()
     app.state.seen_tokens = SeenTokens()
+    app.state.applications = Applications()
+    app.state.submissions = None  # set at start-up when applying online is set up
     app.add_middleware(
         SessionMiddleware,
         store=app.state.sessions,

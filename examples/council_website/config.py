@@ -16,6 +16,11 @@ class Config:
     ``client_id`` unset means "the demo client": the site takes its id and the demo admin
     token from ``demo_credentials`` (written by ``govconnect init --demo``) and registers its
     own key on that client through the admin API (see :mod:`.registration`).
+
+    Sending citizens' forms (:mod:`.submissions`) needs the site's ``organisation_id`` (the
+    demo client's is read from GovConnect), the back office's organisation to send them to
+    (``recipient``; unset, the application page says applying online is not set up) and the
+    service and version registered for the form with a routing rule allowing it.
     """
 
     govconnect_url: str = "http://127.0.0.1:8000"
@@ -26,6 +31,12 @@ class Config:
     scope: str = "openid email profile"
     # Vectors of Trust (RFC 8485) to ask for, One Login style, e.g. '["Cl.Cm"]'; none by default.
     acr_values: str | None = None
+    organisation_id: str | None = None
+    recipient: str | None = None
+    service: str = "parking-permit"
+    service_version: str = "1"
+    # Refresh the access token before a call when it has less than this left.
+    refresh_margin_seconds: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -41,6 +52,13 @@ class Config:
             demo_credentials=Path(get("DEMO_CREDENTIALS", str(defaults.demo_credentials))),
             scope=get("SCOPE", defaults.scope),
             acr_values=environ.get("COUNCIL_ACR_VALUES") or None,
+            organisation_id=environ.get("COUNCIL_ORGANISATION_ID") or None,
+            recipient=environ.get("COUNCIL_RECIPIENT") or None,
+            service=get("SERVICE", defaults.service),
+            service_version=get("SERVICE_VERSION", defaults.service_version),
+            refresh_margin_seconds=int(
+                get("REFRESH_MARGIN_SECONDS", str(defaults.refresh_margin_seconds))
+            ),
         )
 
     @property

@@ -85,14 +85,22 @@ async def verify(
     return claims
 
 
+async def decode_signed(token: str, jwks: JwksSource) -> jwt.Token:
+    """A compact JWS signed by one of GovConnect's published keys, ES256 only (RFC 8725
+    §3.1), the key chosen by ``kid``; the JWK Set is fetched again once for a ``kid`` it
+    does not hold (a key published since, OIDC Core §10.1.1). Raises ``JoseError`` or
+    ``ValueError``; the caller checks ``typ`` and the claims."""
+    kid = extract_compact(token.encode()).headers().get("kid")
+    document = await jwks(False)
+    if kid not in {key.get("kid") for key in document.get("keys", [])}:
+        document = await jwks(True)  # a key published since the last fetch (rotation)
+    return jwt.decode(
+        token, KeySet.import_key_set({"keys": document["keys"]}), algorithms=ALGORITHMS
+    )
+
+
 async def _decode(token: str, jwks: JwksSource) -> jwt.Token:
     try:
-        kid = extract_compact(token.encode()).headers().get("kid")
-        document = await jwks(False)
-        if kid not in {key.get("kid") for key in document.get("keys", [])}:
-            document = await jwks(True)  # a key published since the last fetch (rotation)
-        return jwt.decode(
-            token, KeySet.import_key_set({"keys": document["keys"]}), algorithms=ALGORITHMS
-        )
+        return await decode_signed(token, jwks)
     except (JoseError, ValueError) as exc:
         raise InvalidLogoutToken(f"signature check failed: {type(exc).__name__}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,10 +25,22 @@ class RegistrationError(Exception):
     """The site cannot tell which client it is, or GovConnect refused to register it."""
 
 
-async def ensure_registered(config: Config, jwks: dict[str, Any], http: httpx.AsyncClient) -> str:
-    """The client id to use; for the demo client, its key and URIs brought up to date."""
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """Who this site is to GovConnect: its client, and the organisation that client belongs
+    to (the sender of its submissions; None when neither configured nor known)."""
+
+    client_id: str
+    organisation_id: str | None
+
+
+async def ensure_registered(
+    config: Config, jwks: dict[str, Any], http: httpx.AsyncClient
+) -> Registration:
+    """The client to use; for the demo client, its key and URIs brought up to date and its
+    organisation read from its record."""
     if config.client_id is not None:
-        return config.client_id
+        return Registration(config.client_id, config.organisation_id)
     try:
         credentials = json.loads(config.demo_credentials.read_text(encoding="utf-8"))
         client_id = str(credentials["website_client_id"])
@@ -49,10 +62,13 @@ async def ensure_registered(config: Config, jwks: dict[str, Any], http: httpx.As
     current = await http.get(url, headers=headers)
     if current.status_code != 200:
         raise RegistrationError(f"GET {url} answered {current.status_code}: {current.text}")
-    if all(current.json().get(name) == value for name, value in wanted.items()):
-        return client_id
+    record = current.json()
+    organisation_id = config.organisation_id or record.get("organisation_id")
+    registration = Registration(client_id, organisation_id)
+    if all(record.get(name) == value for name, value in wanted.items()):
+        return registration
     changed = await http.patch(url, headers=headers, json=wanted)
     if changed.status_code != 200:
         raise RegistrationError(f"PATCH {url} answered {changed.status_code}: {changed.text}")
     log.warning("registered this site's key with GovConnect client %s (private_key_jwt)", client_id)
-    return client_id
+    return registration

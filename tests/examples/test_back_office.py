@@ -22,13 +22,16 @@ import httpx
 import pytest
 
 from examples.back_office.app import BackOffice, create_app
-from examples.back_office.config import Config
-from examples.council_website import keys
 from gateway.delivery.envelope import verify_document
 from gateway.runtime import Runtime
 from tests.conftest import TEST_ACTOR
-from tests.examples.conftest import serving
-from tests.gateway.delivery.support import SCHEMA, Party, detached_signature, payload_for
+from tests.examples.conftest import (
+    BackOfficeParty,
+    back_office_party,
+    council_organisation,
+    serving,
+)
+from tests.gateway.delivery.support import Party, detached_signature, payload_for
 from tests.gateway.delivery.test_attachments import PDF
 from tests.gateway.tokens.support import auth, issue_code, key_client
 from tests.support.accounts import PASSWORD
@@ -48,16 +51,7 @@ class Setting:
     http: httpx.AsyncClient
     council: Party
     citizen_headers: dict[str, str]
-    back_office_org: str
-    back_office_client: str
-    key_file: Path
-    service: str
-
-
-async def _created(admin: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await admin.post(path, json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+    office: BackOfficeParty
 
 
 @pytest.fixture
@@ -68,49 +62,10 @@ async def setting(
         httpx.AsyncClient(base_url=issuer_gateway, headers=admin_headers, timeout=10) as admin,
         httpx.AsyncClient(base_url=issuer_gateway, timeout=10) as http,
     ):
-        council_org = await _created(
-            admin,
-            "/admin/v1/organisations",
-            {"name": "Demo Borough Council", "kind": "council", "contact_email": "d@demo.example"},
-        )
-        office_org = await _created(
-            admin,
-            "/admin/v1/organisations",
-            {"name": "Demo Borough Permits", "kind": "council", "contact_email": "p@demo.example"},
-        )
-        key_file = tmp_path / "back-office-key.json"
-        office_client = await _created(
-            admin,
-            "/admin/v1/clients",
-            {
-                "client_name": "Permits back office",
-                "organisation_id": office_org["id"],
-                "redirect_uris": [],
-                "grant_types": ["client_credentials"],
-                "scope": "submissions",
-                "jwks": keys.public_jwks(keys.load_or_create(key_file)),
-            },
-        )
-        service = f"parking-permit-{secrets.token_hex(3)}"
-        await _created(
-            admin,
-            "/admin/v1/services",
-            {
-                "name": service,
-                "version": "1",
-                "title": "Parking permit",
-                "schema": SCHEMA,
-                "min_level": "Cl.Cm",
-                "attachment_types": ["application/pdf"],
-            },
-        )
-        await _created(
-            admin,
-            "/admin/v1/routes",
-            {"sender": council_org["id"], "service": service, "recipient": office_org["id"]},
-        )
+        council_org = council_organisation(issuer_gateway, admin_headers)
+        office = back_office_party(issuer_gateway, admin_headers, tmp_path, council_org)
         # The council website: its client (with its key) and a signed-in citizen's token.
-        website = await key_client(runtime, council_org["id"])
+        website = await key_client(runtime, council_org)
         citizen = await runtime.accounts.create(
             f"citizen-{secrets.token_hex(5)}@example.org",
             PASSWORD,
@@ -137,31 +92,17 @@ async def setting(
             issuer_gateway,
             admin,
             http,
-            Party(council_org["id"], website, access),
+            Party(council_org, website, access),
             {"Authorization": f"Bearer {access}"},
-            office_org["id"],
-            office_client["client_id"],
-            key_file,
-            service,
+            office,
         )
-
-
-def _config(setting: Setting, tmp_path: Path, **overrides: Any) -> Config:
-    return Config(
-        govconnect_url=setting.gateway,
-        base_url=f"http://127.0.0.1:{free_port()}",
-        client_id=setting.back_office_client,
-        key_file=setting.key_file,
-        database=tmp_path / "back-office.sqlite3",
-        **overrides,
-    )
 
 
 async def _submit(setting: Setting) -> dict[str, Any]:
     """The council website's submission for the citizen, signed with the website's key."""
     request = {
-        "recipient": setting.back_office_org,
-        "service": setting.service,
+        "recipient": setting.office.organisation_id,
+        "service": setting.office.service,
         "version": "1",
         "reference": "WEB-42",
         "body": FORM,
@@ -231,10 +172,13 @@ async def test_push_a_citizens_submission_to_the_back_office_and_see_the_answer(
     port = free_port()
     url = f"http://127.0.0.1:{port}/govconnect/submissions"
     pushed = await setting.admin.put(
-        f"/admin/v1/recipients/{setting.back_office_org}", json={"mode": "push", "endpoint": url}
+        f"/admin/v1/recipients/{setting.office.organisation_id}",
+        json={"mode": "push", "endpoint": url},
     )
     assert pushed.status_code == 200, pushed.text
-    config = _config(setting, tmp_path, webhook_secret=pushed.json()["webhook_secret"])
+    config = setting.office.config(
+        setting.gateway, tmp_path, webhook_secret=pushed.json()["webhook_secret"]
+    )
     app = create_app(config)
     with serving(app, port):
         answer = await _submit(setting)
@@ -266,10 +210,10 @@ async def test_pull_a_citizens_submission_and_see_the_answer(
     setting: Setting, tmp_path: Path
 ) -> None:
     pulled = await setting.admin.put(
-        f"/admin/v1/recipients/{setting.back_office_org}", json={"mode": "pull"}
+        f"/admin/v1/recipients/{setting.office.organisation_id}", json={"mode": "pull"}
     )
     assert pulled.status_code == 200, pulled.text
-    app = create_app(_config(setting, tmp_path))
+    app = create_app(setting.office.config(setting.gateway, tmp_path))
     office: BackOffice = app.state.office
     try:
         answer = await _submit(setting)

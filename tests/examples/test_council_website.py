@@ -18,10 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.examples.conftest import CouncilSite, council_site
-from tests.support.accounts import PASSWORD, create_account, next_totp, set_up_authenticator
-from tests.support.browser import assert_accessible
-from tests.support.web import Browser
+from tests.examples.conftest import CouncilSite, council_site, sign_in_at_govconnect
 
 pytestmark = pytest.mark.browser
 
@@ -32,18 +29,6 @@ def site(
 ) -> Iterator[CouncilSite]:
     with council_site(issuer_gateway, admin_headers, tmp_path) as started:
         yield started
-
-
-@pytest.fixture
-def citizen(issuer_gateway: str) -> tuple[str, str]:
-    """An account with an authenticator app, made through the pages; (email, TOTP secret)."""
-    browser = Browser(issuer_gateway)
-    try:
-        email = create_account(browser)
-        secret, _ = set_up_authenticator(browser)
-    finally:
-        browser.close()
-    return email, secret
 
 
 def claim(page: Page, name: str) -> str:
@@ -57,25 +42,12 @@ def test_a_citizen_signs_in_refreshes_and_signs_out_of_the_council_website(
     citizen: tuple[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    email, secret = citizen
+    email, _ = citizen
     page.goto(site.url)
     expect(page.locator("#no-backchannel")).to_be_visible()
-    page.get_by_role("link", name="Sign in with GovConnect").click()
 
     # GovConnect: sign in, second factor, consent; each page accessible.
-    expect(page).to_have_url(re.compile(f"^{re.escape(issuer_gateway)}/"))
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    assert_accessible(page, "sign-in on the way to a council website")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/sign-in/code"))
-    assert_accessible(page, "authenticator code")
-    page.get_by_label(re.compile("code", re.IGNORECASE)).first.fill(next_totp(secret))
-    page.get_by_role("button", name=re.compile("Continue|Sign in")).click()
-    expect(page.get_by_role("heading", name=re.compile("Share your details with"))).to_be_visible()
-    assert_accessible(page, "consent")
-    page.get_by_role("button", name="Allow").click()
+    sign_in_at_govconnect(page, issuer_gateway, citizen, check_pages=True)
 
     # Back at the council: the ID token's claims and the level of assurance.
     expect(page).to_have_url(f"{site.url}/")

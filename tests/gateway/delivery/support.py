@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.jwk import Key
 
+from examples.council_website.submissions import detached_signature as site_detached_signature
+from examples.council_website.submissions import envelope_payload
 from gateway.runtime import Runtime
 from tests.gateway.clients.support import new_organisation
 from tests.gateway.tokens.support import ANY_ALG, Kit, key_client, post_token
@@ -133,20 +135,9 @@ def payload_for(
     files: Sequence[tuple[str, bytes, str]] = (),
 ) -> bytes:
     """The envelope payload exactly as docs/receiving-submissions.md spells it, computed as a
-    sender would before submitting: canonical JSON (sorted keys, no spaces, UTF-8)."""
-    content = {
-        "iss": issuer,
-        "sender": {"organisation": sender.org_id, "client_id": sender.kit.client_id},
-        "recipient": {"organisation": request["recipient"]},
-        "service": {"name": request["service"], "version": request["version"]},
-        "reference": request.get("reference"),
-        "body": request["body"],
-        "attachments": [
-            {"name": name, "media_type": media, "size": len(data), "sha256": sha256(data)}
-            for name, data, media in files
-        ],
-    }
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    sender would before submitting: by the example council website's own code, which knows
+    nothing of the gateway's."""
+    return envelope_payload(issuer, sender.org_id, sender.kit.client_id, request, files)
 
 
 def sha256(data: bytes) -> str:
@@ -158,10 +149,7 @@ def detached_signature(kit: Kit, payload: bytes, *, key: Key | None = None) -> s
     unless told."""
     signing_key = key or kit.key
     assert signing_key is not None
-    header = {"alg": "ES256", "kid": kit.kid, "typ": "submission+jws"}
-    compact = jws.serialize_compact(header, payload, signing_key)
-    protected, _, signature = compact.split(".")
-    return f"{protected}..{signature}"
+    return site_detached_signature(signing_key, payload, kit.kid)
 
 
 def acknowledgement(
