@@ -144,6 +144,13 @@ def seal_envelope(
     return {"payload": signed["payload"], "signatures": signatures}
 
 
+def sealed_facts(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts :func:`seal_envelope` put in the gateway's own signature header, read back
+    without verifying: only for an envelope the gateway sealed and kept in its own store."""
+    facts = _header(envelope["signatures"][0]["protected"]).get(FACTS)
+    return dict(facts) if isinstance(facts, dict) else {}
+
+
 @dataclass(frozen=True, slots=True)
 class OpenedEnvelope:
     """An envelope whose signatures verified: the payload (the sender's content), the

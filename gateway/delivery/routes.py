@@ -162,7 +162,7 @@ async def submit(
 async def show_submission(
     submission_id: str, caller: SenderDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    return await runtime.delivery.submissions.view(caller.organisation_id, submission_id)
+    return await runtime.delivery.submissions.view(caller, submission_id)
 
 
 @api.get("/inbox", summary="Submissions waiting for acknowledgement (recipient, client token)")

@@ -49,6 +49,7 @@ from gateway.delivery.envelope import (
     RESPONSE_TYPE,
     payload_bytes,
     seal_envelope,
+    sealed_facts,
     sha256_hex,
     unb64url,
     verify_acknowledgement,
@@ -718,9 +719,16 @@ class Submissions:
             )
         return stored
 
-    async def view(self, organisation_id: str, submission_id: str) -> dict[str, Any]:
-        """The submission's state and timeline, for its sender or its recipient."""
-        stored = await self._visible(organisation_id, submission_id)
+    async def view(self, caller: Sender, submission_id: str) -> dict[str, Any]:
+        """The submission's state and timeline, for its sender or its recipient; with a
+        citizen's token, only a submission sent for that citizen (a council website's other
+        citizens' submissions are theirs alone)."""
+        stored = await self._visible(caller.organisation_id, submission_id)
+        if caller.account_id is not None and not self._sent_for(caller.account_id, stored):
+            # NOTE: answered as a missing submission, so a citizen cannot probe ids either.
+            raise SubmissionNotFoundError(
+                f"No submission {submission_id!r} was sent by or to your organisation."
+            )
         return {
             **stored.submission.to_json(),
             "receipt": stored.receipt,
@@ -728,6 +736,14 @@ class Submissions:
             "response": stored.response,
             "timeline": await self._store.timeline(submission_id),
         }
+
+    def _sent_for(self, account_id: str, stored: StoredSubmission) -> bool:
+        """Whether ``stored`` was sent on the citizen's behalf: its envelope names them by
+        the pairwise subject the recipient knows them by."""
+        submission = stored.submission
+        subject = sealed_facts(stored.envelope).get("subject")
+        expected = self._subjects.subject(recipient_sector(submission.recipient_org), account_id)
+        return isinstance(subject, dict) and subject.get("sub") == expected
 
     async def fetch(self, recipient: Sender, submission_id: str) -> dict[str, Any]:
         """The envelope, for the recipient only; fetching counts as delivery (pull)."""

@@ -104,3 +104,43 @@ async def test_a_citizens_token_cannot_read_the_recipients_inbox(
     _, headers = await _website_for(http, runtime, admin_headers, citizen, min_level=None)
     response = await http.get("/api/v1/inbox", headers=headers)
     assert response.status_code == 401
+
+
+async def test_a_citizen_sees_only_the_submissions_sent_for_them(
+    http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str], citizen: Account
+) -> None:
+    """Another citizen signed in to the same council website gets a 404 for the first
+    citizen's submission, exactly as for an id that does not exist; the website's own
+    client (no citizen) still sees every submission it sent."""
+    back_office = await party(http, runtime)
+    website_org = await party(http, runtime)
+    website = await key_client(runtime, website_org.org_id)
+    name = await add_service(http, admin_headers, min_level=None)
+    rule = {"sender": website_org.org_id, "service": name, "recipient": back_office.org_id}
+    added = await http.post("/admin/v1/routes", json=rule, headers=admin_headers)
+    ex = Exchange(website_org, back_office, name, added.json()["id"])
+    other = await runtime.accounts.create(
+        f"neighbour-{secrets.token_hex(5)}@example.org",
+        PASSWORD,
+        verified=True,
+        totp_secret=None,
+        actor=TEST_ACTOR,
+    )
+
+    async def bearer(account: Account) -> dict[str, str]:
+        issued = await issue_code(runtime, website, account, scope=("openid",), acr="Cl.Cm")
+        token = await exchange_code(http, runtime, website, issued)
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    mine, theirs = await bearer(citizen), await bearer(other)
+    sent = await submit(http, mine, ex.request())
+    assert sent.status_code == 202, sent.text
+    path = f"/api/v1/submissions/{sent.json()['id']}"
+    assert (await http.get(path, headers=mine)).status_code == 200
+    refused = await http.get(path, headers=theirs)
+    missing = await http.get("/api/v1/submissions/sbm_AAAAAAAAAAAAAAAAAAAAAA", headers=theirs)
+    assert refused.status_code == missing.status_code == 404
+    assert refused.json()["detail"].replace(sent.json()["id"], "") == missing.json()[
+        "detail"
+    ].replace("sbm_AAAAAAAAAAAAAAAAAAAAAA", "")
+    assert (await http.get(path, headers=ex.sender.headers)).status_code == 200
