@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = 2.0
     # Connections per process (per node on a cluster). Every request in flight holds one
     # while it talks to the store, and each background worker holds one in a blocking read;
-    # a request that finds none free waits up to ``redis_timeout_seconds`` for one.
+    # a request that finds none free gets a 503 with Retry-After.
     redis_max_connections: int = Field(default=256, ge=8, le=10_000)
     # Writes that must not be lost (acknowledged submissions, payments) wait until this many
     # replicas have them (Redis WAIT), at most ``redis_wait_timeout_ms``; 0 trusts the master
