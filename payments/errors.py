@@ -145,3 +145,13 @@ class PaymentRequiredError(PaymentError):
     category = Category.FORBIDDEN
     slug = "payment-required"
     title = "Payment required first"
+
+
+class CardProviderError(PaymentError):
+    """The card provider did not take an authorised payment (a capture failed after its
+    retries). The payment is already ``success`` with its capture submitted, as GOV.UK Pay
+    reports it; the operator captures it at the provider (the Stripe Dashboard)."""
+
+    slug = "card-provider-failed"
+    title = "Card provider failed"
+    pay_code: ClassVar[str] = "P0198"  # GOV.UK Pay's "Downstream system error"

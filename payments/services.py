@@ -52,6 +52,7 @@ from gateway.evidence.services import EvidenceLog
 from gateway.organisations.services import OrganisationService
 from payments.errors import (
     AccountNotConfiguredError,
+    CardProviderError,
     IdempotencyConflictError,
     IllegalTransitionError,
     InvalidPaymentKeyRequestError,
@@ -533,7 +534,16 @@ class PaymentService:
         moved = await self._move(
             payment, CONFIRM, PAYER_ACTOR, fields={"capture_submitted": pay_time(now)}
         )
-        await self._take(moved)
+        try:
+            await self._take(moved)
+        except CardProviderError as exc:
+            # The card is authorised and the payment is success with its capture submitted,
+            # as GOV.UK Pay reports one whose capture its own retries have not yet done; the
+            # payer is told it went through (it will), the operator is told to capture it.
+            log.error("capture failed; capture it at the provider", extra={"payment": moved.id})
+            await self._record(
+                SYSTEM_ACTOR, "payment.capture-failed", moved.id, {"detail": exc.detail}
+            )
         return moved
 
     async def cancel_by_payer(self, payment_id: str, browser: str) -> Payment:

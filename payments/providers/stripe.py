@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import ClassVar
 
 import stripe
 from stripe.params import PaymentIntentCreateParams
 
 from gateway.core.errors import ConfigurationError
 from gateway.core.settings import STRIPE_API_BASE
-from payments.errors import PaymentError
+from payments.errors import CardProviderError
 from payments.models import CardDetails
 from payments.providers import Authorisation, CardEntry, Outcome, card_brand
 
@@ -65,15 +64,6 @@ BRANDS = {
 # Card errors that are the provider failing rather than the issuer refusing the card.
 ERROR_CODES = frozenset({"processing_error"})
 _REDACTED = "[redacted]"
-
-
-class CardProviderError(PaymentError):
-    """Stripe did not take an authorised payment (capture failed after its retries). The
-    payment is already ``success``; the operator must capture it in the Stripe Dashboard."""
-
-    slug = "card-provider-failed"
-    title = "Card provider failed"
-    pay_code: ClassVar[str] = "P0198"  # GOV.UK Pay's "Downstream system error"
 
 
 class _HideRequestBodies(logging.Filter):

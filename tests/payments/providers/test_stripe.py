@@ -17,12 +17,14 @@ from pydantic import SecretStr, ValidationError
 from gateway.core.errors import ConfigurationError
 from gateway.core.settings import Environment, Settings
 from gateway.runtime import Runtime
+from payments.errors import CardProviderError
 from payments.models import Mode
 from payments.providers import CardEntry, Outcome
-from payments.providers.stripe import CardProviderError, StripeProvider
+from payments.providers.stripe import StripeProvider
 from payments.providers.stripe_local import StripeStandIn
 from payments.services import build_payments
-from tests.payments.support import new_key, pay, payment_body
+from tests.payments.support import enter_card, new_key, pay, payment_body
+from tests.support.evidence import recorded
 from tests.support.servers import free_port, threaded_gateway
 from tests.support.web import Browser
 
@@ -356,3 +358,34 @@ async def test_a_live_key_payment_goes_through_stripe_from_created_to_success(
     [intent] = stripe_api.intents.values()
     assert intent.metadata == {"govconnect_payment_id": payment["payment_id"]}
     assert (intent.status, intent.amount_received) == ("succeeded", payment["amount"])
+
+
+async def test_a_capture_stripe_refuses_still_gives_the_payer_a_page_and_tells_the_operator(
+    runtime: Runtime, stripe_api: StripeStandIn, stripe_gateway: str
+) -> None:
+    """The hold was cancelled at Stripe (in its Dashboard, say) between the card and the
+    confirmation: the payer is still sent back to the service, the payment is success with
+    its capture submitted (as GOV.UK Pay reports it), and the evidence log says the capture
+    failed, for the operator to settle at Stripe."""
+    keyed = await new_key(runtime, Mode.LIVE)
+    async with httpx.AsyncClient(base_url=stripe_gateway, headers=keyed.headers, timeout=30) as api:
+        created = await api.post("/v1/payments", json=payment_body(return_url=f"{stripe_gateway}/"))
+        payment = created.json()
+        browser = Browser(stripe_gateway)
+        try:
+            payment_id = enter_card(browser, payment["_links"]["next_url"]["href"], SUCCESS)
+            [intent] = stripe_api.intents.values()
+            intent.status = "canceled"
+            confirmed = browser.client.post(
+                f"/pay/{payment_id}/confirm",
+                data={"csrf_token": browser.csrf},
+                follow_redirects=False,
+            )
+        finally:
+            browser.close()
+        got = (await api.get(f"/v1/payments/{payment['payment_id']}")).json()
+    assert confirmed.status_code == 303, confirmed.text
+    assert got["state"] == {"status": "success", "finished": True}
+    assert intent.amount_received == 0
+    failed = await recorded(runtime.evidence, "payment.capture-failed", payment["payment_id"])
+    assert len(failed) == 1
