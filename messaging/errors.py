@@ -14,7 +14,8 @@ MessagingError
 ├── IdempotencyConflictError    (Idempotency-Key reused for a different request)
 ├── ConversationClosedError     (a reply to a closed conversation)
 ├── InsufficientScopeError      (a council token without the ``messages`` scope)
-└── MessageKeyError             (the key-encryption key ring is missing or damaged)
+├── MessageKeyError             (the key-encryption key ring is missing or damaged)
+└── LiveStreamLimitError        (a session holding as many live-update streams as allowed)
 """
 
 from __future__ import annotations
@@ -92,3 +93,9 @@ class InsufficientScopeError(MessagingError):
 class MessageKeyError(MessagingError):
     slug = "message-key-unavailable"
     title = "Message key unavailable"
+
+
+class LiveStreamLimitError(MessagingError):
+    category = Category.TOO_MANY
+    slug = "live-streams-exceeded"
+    title = "Too many live-update streams"

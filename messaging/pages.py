@@ -11,15 +11,25 @@ conversation whose messages demand a level above the session's (and every staff 
 (:func:`~gateway.sessions.routes.start_second_step`) and comes back. Every form post is
 CSRF-checked (:func:`~gateway.web.pages.checked_form`), the reply form as
 ``multipart/form-data`` so a file can go with it.
+
+Live updates (:mod:`messaging.live`): the citizen's inbox and conversation pages and the
+staff's have an ``…/events`` stream of server-sent events (WHATWG HTML §9.2) that the page's
+script (``messaging/static/live.js``, ``/messages/live.js``) listens to where JavaScript is
+on. A stream is checked like its page (the same 404 for anything the person may not see) but
+loads the session without counting as the person's activity, so an open page never keeps an
+idle session alive; with no signed-in session it answers 204, which tells the browser to stop
+reconnecting (§9.2.3).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.datastructures import FormData, UploadFile
 
 from gateway.accounts.errors import CodeSendLimitError
@@ -31,6 +41,7 @@ from gateway.sessions.routes import start_second_step
 from gateway.web.messages import message
 from gateway.web.pages import (
     MAX_FORM_FIELDS,
+    CookieNames,
     SignedInSession,
     account_of,
     banner,
@@ -45,8 +56,10 @@ from messaging.errors import (
     AttachmentTooLargeError,
     ConversationClosedError,
     InvalidMessageError,
+    MessageNotFoundError,
 )
-from messaging.models import Folder, Upload
+from messaging.live import Ended, Heartbeat, Item, LiveEvent, View
+from messaging.models import Folder, Side, Upload
 from messaging.services import Access, ReaderKind
 from trust_levels.errors import PolicyNotMetError
 from trust_levels.models import CredentialStrength
@@ -56,6 +69,10 @@ DELEGATE = "/messages/for/{relationship_id}"
 STAFF = "/staff/messages"
 Id = Annotated[str, Path(max_length=64)]
 Done = Annotated[str | None, Query(max_length=32)]
+After = Annotated[str | None, Query(max_length=64)]
+SCRIPT = FilePath(__file__).with_name("static") / "live.js"
+# How long the browser waits before reconnecting a stream that ended (WHATWG HTML §9.2.6).
+RETRY_MS = 3000
 
 router = APIRouter(include_in_schema=False)
 
@@ -128,6 +145,11 @@ async def _conversation_page(
         return _step_up_page(request, session, access, exc)
     staff = access.kind is ReaderKind.STAFF
     team_staff = await messaging.team_staff(access.team.id) if staff else []
+    base = _base(access)
+    # Watched from after the open above, so the page's own read receipts are not news to it.
+    live = None
+    if access.kind in (ReaderKind.OWNER, ReaderKind.STAFF):
+        live = await _live(runtime, session, base + "/events", base)
     return render(
         request,
         "inbox_conversation.html",
@@ -135,8 +157,8 @@ async def _conversation_page(
         status,
         title=thread.conversation.subject,
         thread=thread,
-        base=_base(access),
-        back=_base(access).rsplit("/", 1)[0],
+        base=base,
+        back=base.rsplit("/", 1)[0],
         reader=access.kind.value,
         side=access.side.value,
         team_staff=team_staff,
@@ -144,6 +166,7 @@ async def _conversation_page(
         banner=banner,
         errors=errors or {},
         body=body,
+        live=live,
     )
 
 
@@ -202,6 +225,62 @@ async def _attachment(
     return download(info.filename, info.content_type, data)
 
 
+# --- Live updates ------------------------------------------------------------------------------
+
+
+async def _live(runtime: Runtime, session: Session, stream: str, link: str) -> dict[str, str]:
+    """What a page needs to listen for changes: its stream, where the reader's changes stand
+    as it is rendered (so none between the render and the connection is missed), and the
+    link that reloads it."""
+    after = await runtime.messaging.live.position(account_of(session))
+    return {"stream": stream, "after": after, "link": link}
+
+
+async def _events(
+    request: Request, runtime: Runtime, view_of: Callable[[str], Awaitable[View]], after: str | None
+) -> Response:
+    """A page's stream: the session (not counted as activity), the page's own access check,
+    one of the session's streams, then the events, ``text/event-stream``."""
+    names = CookieNames.for_settings(runtime.settings)
+    session = await runtime.sessions.peek(request.cookies.get(names.session))
+    if session is None or session.account_id is None:
+        return Response(status_code=204)
+    account_id = session.account_id
+    view = await view_of(account_id)
+    live = runtime.messaging.live
+    lease = await live.lease(account_id, session.handle)
+
+    async def alive() -> bool:
+        current = await runtime.sessions.peek(session.id)
+        return current is not None and current.account_id == account_id
+
+    items = live.watch(lease, view, request.headers.get("last-event-id") or after, alive)
+    return StreamingResponse(
+        _event_stream(items),
+        media_type="text/event-stream",
+        # Proxies must pass each event on as it comes (nginx buffers otherwise).
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(items: AsyncIterator[Item]) -> AsyncIterator[str]:
+    """WHATWG HTML §9.2.6 event stream: ``changed`` events whose data names the conversation
+    and whether the change is news, an ``id`` for every position (the browser's next
+    ``Last-Event-ID``), comment lines as heartbeats and to say why the stream ended."""
+    prefix = f"retry: {RETRY_MS}\n"
+    async for item in items:
+        if isinstance(item, LiveEvent):
+            data = json.dumps(item.to_json(), separators=(",", ":"))
+            yield f"{prefix}id: {item.id}\nevent: changed\ndata: {data}\n\n"
+        elif isinstance(item, Heartbeat):
+            yield f"{prefix}: heartbeat\n\n"
+        elif isinstance(item, Ended):
+            yield f"{prefix}: ended, {item.reason}\n\n"
+        else:
+            yield f"{prefix}id: {item.id}\n\n"
+        prefix = ""
+
+
 # --- The citizen's inbox ---------------------------------------------------------------------
 
 
@@ -217,6 +296,7 @@ async def inbox(
     Signed-in session."""
     chosen = Folder.ARCHIVED if folder == Folder.ARCHIVED.value else Folder.INBOX
     summaries = await runtime.messaging.inbox(account_of(session))
+    link = CITIZEN if chosen is Folder.INBOX else f"{CITIZEN}?folder={chosen.value}"
     return render(
         request,
         "inbox.html",
@@ -225,7 +305,26 @@ async def inbox(
         summaries=[s for s in summaries if s.folder is chosen],
         folder=chosen.value,
         banner=banner("messaging", done),
+        live=await _live(runtime, session, CITIZEN + "/events", link),
     )
+
+
+@router.get(CITIZEN + "/live.js")
+async def live_script() -> Response:
+    """The messaging pages' live-update script, a static file from this origin. Public."""
+    return FileResponse(SCRIPT, media_type="text/javascript", headers={"cache-control": "no-cache"})
+
+
+@router.get(CITIZEN + "/events")
+async def inbox_events(request: Request, runtime: RuntimeDep, after: After = None) -> Response:
+    """Server-sent events for the person's open inbox page: which of their conversations
+    changed, never what was written. Signed-in session, loaded without counting as activity
+    (none: 204 No Content)."""
+
+    async def view(account_id: str) -> View:
+        return View(Side.CITIZEN)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.get(CITIZEN + "/export")
@@ -276,6 +375,20 @@ async def conversation(
     return await _conversation_page(
         request, session, runtime, access, banner=banner("messaging", done)
     )
+
+
+@router.get(CITIZEN + "/{conversation_id}/events")
+async def conversation_events(
+    request: Request, runtime: RuntimeDep, conversation_id: Id, after: After = None
+) -> Response:
+    """Server-sent events for one of the person's open conversations (the 404 of its page
+    for anyone else's). Signed-in session, loaded without counting as activity (none: 204)."""
+
+    async def view(account_id: str) -> View:
+        access = await runtime.messaging.as_citizen(account_id, conversation_id)
+        return View(access.side, access.conversation.id)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.post(CITIZEN + "/{conversation_id}/step-up")
@@ -413,7 +526,21 @@ async def team_inbox(
         title=message("messaging.staff_title"),
         summaries=summaries,
         banner=banner("messaging", done),
+        live=await _live(runtime, session, STAFF + "/events", STAFF),
     )
+
+
+@router.get(STAFF + "/events")
+async def team_inbox_events(request: Request, runtime: RuntimeDep, after: After = None) -> Response:
+    """Server-sent events for the open team inbox page; 404 for someone on no team.
+    Signed-in session, loaded without counting as activity (none: 204)."""
+
+    async def view(account_id: str) -> View:
+        if not await runtime.messaging.staff_teams(account_id):
+            raise MessageNotFoundError("You are not on any team's staff.")
+        return View(Side.COUNCIL)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.get(STAFF + "/{conversation_id}")
@@ -430,6 +557,20 @@ async def staff_conversation(
     return await _conversation_page(
         request, session, runtime, access, banner=banner("messaging", done)
     )
+
+
+@router.get(STAFF + "/{conversation_id}/events")
+async def staff_conversation_events(
+    request: Request, runtime: RuntimeDep, conversation_id: Id, after: After = None
+) -> Response:
+    """Server-sent events for an open conversation of the person's team (the 404 of its page
+    for anyone else). Signed-in session, loaded without counting as activity (none: 204)."""
+
+    async def view(account_id: str) -> View:
+        access = await runtime.messaging.as_staff(account_id, conversation_id)
+        return View(access.side, access.conversation.id)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.post(STAFF + "/{conversation_id}/step-up")

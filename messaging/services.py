@@ -67,6 +67,7 @@ from messaging.errors import (
     RecipientNotFoundError,
     TeamNotFoundError,
 )
+from messaging.live import LiveSettings, LiveUpdates
 from messaging.models import (
     ATTACHMENT_PREFIX,
     CONVERSATION_PREFIX,
@@ -241,6 +242,7 @@ class Messaging:
         subjects: PairwiseSubjects,
         notifier: Notifier,
         settings: MessagingSettings,
+        live: LiveUpdates,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -254,6 +256,7 @@ class Messaging:
         self._subjects = subjects
         self._notifier = notifier
         self.settings = settings
+        self.live = live
 
     # --- teams ----------------------------------------------------------------------------
 
@@ -622,6 +625,19 @@ class Messaging:
                     f"{conversation.id} {meta.id} {account_id}",
                     meta.sent_at + self.settings.notify_reminder,
                 )
+        await self._changed(conversation, team, meta.side, message=True)
+
+    async def _changed(
+        self, conversation: Conversation, team: Team, by: Side, *, message: bool
+    ) -> None:
+        """Tell both sides' open pages that the conversation changed (messaging/live.py)."""
+        await self.live.publish(
+            conversation.id,
+            by,
+            message=message,
+            citizens=await self._recipients(conversation.owner),
+            staff=await self._store.staff(team.id),
+        )
 
     async def _recipients(self, owner: Owner) -> builtins.list[str]:
         if owner.kind is OwnerKind.CITIZEN:
@@ -779,6 +795,8 @@ class Messaging:
             await self._store.mark_read(
                 access.conversation.id, message_id, now, access.actor, access.side
             )
+        if receipts:
+            await self._changed(access.conversation, access.team, access.side, message=False)
         if access.logged:
             await self._record_read(access, [m.meta.id for m in messages])
         # Fresh state (receipts, assignment) for the page that shows it.
@@ -1069,8 +1087,9 @@ def build_messaging(
     notifier: Notifier,
 ) -> Messaging:
     """Secure messaging as ``gateway.runtime`` wires it."""
+    store = MessagingStore(redis)
     return Messaging(
-        MessagingStore(redis),
+        store,
         clock,
         evidence,
         KekRing(settings.pki_dir / KEK_FILE_NAME),
@@ -1082,4 +1101,5 @@ def build_messaging(
         subjects=subjects,
         notifier=notifier,
         settings=MessagingSettings.of(settings),
+        live=LiveUpdates(store, clock, LiveSettings.of(settings)),
     )

@@ -27,6 +27,10 @@ Slots (Redis Cluster hash tags), so each atomic step touches one slot:
                                     remind if the message is still unread
 ``{gc:msgretention}:destroy``    sorted set: ``conversation message`` → when to destroy it;
                                  also the index of every live message that KEK rotation walks
+``{gc:mlive:<account id>}``      live updates for one reader (messaging/live.py):
+    (the key itself)                stream: ``conversation``, ``side``, ``change`` of each
+                                    change the account's open pages may show (capped, expiring)
+    ``:open:<session handle>``      sorted set: the session's open streams → when each ends
 
 Nothing here holds a body, an attachment, or an attachment's name in the clear.
 """
@@ -37,6 +41,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from redis.typing import EncodableT, FieldT
 
@@ -49,6 +54,10 @@ NOTIFY_DUE = tagged("msgnotify", "due")
 NOTIFY_REMIND = tagged("msgnotify", "remind")
 DESTROY = tagged("msgretention", "destroy")
 IDEMPOTENCY_SECONDS = 24 * 3600
+# A reader's live-update stream keeps about its newest hundred changes for an hour: enough for
+# a browser reconnecting with Last-Event-ID; a page older than that is told something changed.
+LIVE_MAXLEN = 100
+LIVE_KEEP_SECONDS = 3600
 _MESSAGE_FIELDS = ("meta", "key", "body", "read_at", "read_by", "destroyed_at")
 
 
@@ -92,6 +101,14 @@ def _idempotency(client_id: str, key: str) -> str:
 
 def _pending(account_id: str) -> str:
     return tagged("msgnotify", "pending", account_id)
+
+
+def _live(account_id: str) -> str:
+    return tagged(f"mlive:{account_id}")
+
+
+def _live_open(account_id: str, session_handle: str) -> str:
+    return tagged(f"mlive:{account_id}", "open", session_handle)
 
 
 def _ms(moment: datetime) -> int:
@@ -157,6 +174,18 @@ return 1
 """
 
 
+# KEYS[1] a session's open streams. ARGV: now (ms), stream id, its end (ms), cap, ttl (s).
+# Forgets streams past their end (a process that died holding one), then opens this one
+# unless the session already holds the cap; 1 when opened.
+_OPEN_STREAM = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
 class MessagingStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
@@ -165,6 +194,7 @@ class MessagingStore:
         self._take_due = redis.register_script(_TAKE_DUE)
         self._take = redis.register_script(_TAKE)
         self._swap_key = redis.register_script(_SWAP_KEY)
+        self._open_stream = redis.register_script(_OPEN_STREAM)
 
     # --- teams ------------------------------------------------------------------------------
 
@@ -404,6 +434,49 @@ class MessagingStore:
         end) and (conversation, message) pairs."""
         cursor, rows = await self._redis.zscan(DESTROY, cursor, count=count)
         return int(cursor), [_pair(str(member)) for member, _ in rows]
+
+    # --- live updates -----------------------------------------------------------------------
+
+    async def signal(self, changes: Iterable[tuple[str, Mapping[str, str]]]) -> None:
+        """Append each ``(account, fields)`` change to that account's live-update stream.
+        One stream per account, so each write touches one slot; the pipeline is not a
+        transaction, so the accounts may sit on different nodes of a cluster."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, fields in changes:
+                entry: dict[FieldT, EncodableT] = dict(fields.items())
+                pipe.xadd(_live(account_id), entry, maxlen=LIVE_MAXLEN, approximate=True)
+                pipe.expire(_live(account_id), LIVE_KEEP_SECONDS)
+            await pipe.execute()
+
+    async def last_signal(self, account_id: str) -> str:
+        """The id of the account's newest change, ``0-0`` when it has none."""
+        rows = await self._redis.xrevrange(_live(account_id), count=1)
+        return str(rows[0][0]) if rows else "0-0"
+
+    async def signals(self, account_id: str, after: str) -> list[tuple[str, dict[str, str]]]:
+        """The account's changes after ``after`` (``XREAD``, without waiting)."""
+        answer: Any = await self._redis.xread({_live(account_id): after}, count=LIVE_MAXLEN)
+        # RESP2, as gateway.core.redis.connect speaks it: [[stream, [(id, fields), ...]]].
+        found: list[tuple[str, list[tuple[str, dict[str, str]]]]] = answer
+        return [(entry_id, fields) for _, entries in found or [] for entry_id, fields in entries]
+
+    async def open_stream(
+        self,
+        account_id: str,
+        session_handle: str,
+        stream_id: str,
+        now: datetime,
+        until: datetime,
+        cap: int,
+    ) -> bool:
+        """Count one more open stream for the session, unless it already holds ``cap``."""
+        ttl = max(1, int((until - now).total_seconds()) + 1)
+        args: list[EncodableT] = [_ms(now), stream_id, _ms(until), cap, ttl]
+        keys = [_live_open(account_id, session_handle)]
+        return bool(await self._open_stream(keys=keys, args=args))
+
+    async def close_stream(self, account_id: str, session_handle: str, stream_id: str) -> None:
+        await self._redis.zrem(_live_open(account_id, session_handle), stream_id)
 
 
 def _pair(member: str) -> tuple[str, str]:

@@ -70,13 +70,27 @@ class SessionService:
         if session is None:
             return None
         now = self._clock.now()
-        if now - session.last_seen >= self._idle or now - session.created_at >= self._absolute:
+        if self._expired(session):
             await self.end(session)
             return None
         if now - session.last_seen > TOUCH_INTERVAL:
             session = replace(session, last_seen=now)
             await self._store.touch(session.handle, now, self._ttl(session))
         return session
+
+    async def peek(self, session_id: str | None) -> Session | None:
+        """The live session for a cookie value, as :meth:`load` finds it, without counting the
+        request as the person's activity: for requests a page makes by itself (a live-update
+        stream), which must not hold an idle session open (OWASP Session Management Cheat
+        Sheet, "Idle Timeout"). An expired session is left for :meth:`load` to end."""
+        if not session_id or len(session_id) > 64:
+            return None
+        session = await self._store.load(session_id, handle_of(session_id))
+        return None if session is None or self._expired(session) else session
+
+    def _expired(self, session: Session) -> bool:
+        now = self._clock.now()
+        return now - session.last_seen >= self._idle or now - session.created_at >= self._absolute
 
     async def sign_in(
         self, previous: Session, account_id: str, methods: list[AuthMethod]
