@@ -20,6 +20,8 @@ from gateway.core.errors import ConfigurationError
 from gateway.core.observability import configure_logging
 from gateway.core.redis import EmbeddedRedis
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
@@ -62,6 +64,9 @@ def serve(
             loop="uvloop",
             http=OneWriteHttpProtocol,
             server_header=False,
+            # A stop waits this long for requests in flight, then cancels what is left: the
+            # live-update streams of open inbox pages would otherwise hold it for minutes.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             # The app itself believes X-Forwarded-For only from GOVCONNECT_TRUSTED_PROXIES;
             # uvicorn's own handling (which trusts 127.0.0.1 by default) stays off.
             proxy_headers=False,

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import secrets
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.cli.serve import OneWriteHttpProtocol, OneWriteTransport
+from gateway.cli.serve import GRACEFUL_SHUTDOWN_SECONDS, OneWriteHttpProtocol, OneWriteTransport
 from gateway.core.settings import Settings
 from tests.gateway.core.support import serving
+from tests.support.accounts import PASSWORD, sign_in
+from tests.support.servers import GatewayProcess, free_port, gateway_env, run_cli
+from tests.support.web import Browser
 
 
 class _Socket(asyncio.Transport):
@@ -120,3 +126,31 @@ def test_a_served_app_freezes_what_start_up_built_and_a_test_app_does_not(
             assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_a_stop_ends_open_live_update_streams_instead_of_waiting_for_them(
+    tmp_path: Path,
+) -> None:
+    """An open inbox page holds a server-sent event stream for minutes; SIGTERM must not
+    wait for it: serve stops within its graceful-shutdown limit."""
+    env = gateway_env(tmp_path)
+    run_cli(env, tmp_path, "init")
+    gateway = GatewayProcess(env, tmp_path, free_port())
+    gateway.start()
+    email = f"stop-{secrets.token_hex(5)}@example.org"
+    run_cli(
+        env, tmp_path, "accounts", "create", "--email", email, "--password", PASSWORD, "--verified"
+    )
+    browser = Browser(gateway.base_url)
+    try:
+        assert sign_in(browser, email) == "/account"
+        with browser.client.stream("GET", "/messages/events") as stream:
+            assert stream.status_code == 200
+            assert gateway.process is not None
+            stopping = time.monotonic()
+            gateway.process.terminate()
+            gateway.process.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 20)
+        assert time.monotonic() - stopping < GRACEFUL_SHUTDOWN_SECONDS + 20
+    finally:
+        browser.close()
+        gateway.stop()
