@@ -61,13 +61,16 @@ def _link_unusable(request: Request, session: Session) -> Response:
 def _show(request: Request, session: Session, payment: Payment, **form: object) -> Response:
     """The page for the payment's state."""
     status_code = 400 if form.get("errors") else 200
+    # GOV.UK Pay shows its pages in the language the service asked for ("language": "cy").
+    language = payment.language
     if payment.status is Status.STARTED:
         return render(
             request,
             "pay_card.html",
             session,
             status=status_code,
-            title=message("payments.card_title"),
+            language=language,
+            title=message("payments.card_title", language),
             payment=payment,
             amount=_amount(payment.amount),
             month=form.get("month", ""),
@@ -82,7 +85,8 @@ def _show(request: Request, session: Session, payment: Payment, **form: object) 
             request,
             "pay_confirm.html",
             session,
-            title=message("payments.confirm_title"),
+            language=language,
+            title=message("payments.confirm_title", language),
             payment=payment,
             amount=_amount(payment.amount),
         )
@@ -92,11 +96,14 @@ def _show(request: Request, session: Session, payment: Payment, **form: object) 
         request,
         "pay_done.html",
         session,
-        title=message(f"payments.done.{key}_title"),
-        body=message(f"payments.done.{key}_body"),
+        language=language,
+        title=message(f"payments.done.{key}_title", language),
+        body=message(f"payments.done.{key}_body", language),
         link={
             "href": payment.return_url,
-            "text": message("payments.try_again" if declined else "payments.return_to_service"),
+            "text": message(
+                "payments.try_again" if declined else "payments.return_to_service", language
+            ),
         },
     )
 
@@ -149,9 +156,12 @@ async def submit_card(
         name,
         runtime.clock.now(),
     )
-    errors = {name: message(f"payments.errors.{key}") for name, key in card.errors.items()}
+    language = payment.language
+    errors = {
+        name: message(f"payments.errors.{key}", language) for name, key in card.errors.items()
+    }
     if card.entry is not None and not service.accepts(payment, card.entry):
-        errors["card-number"] = message("payments.errors.card_not_accepted")
+        errors["card-number"] = message("payments.errors.card_not_accepted", language)
     if card.entry is None or errors:
         # NOTE: the card number and security code are never written back into the page;
         # the paying user types them again.

@@ -11,6 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -162,8 +163,16 @@ def secret_field(form: FormData, name: str) -> str:
 
 
 def render(
-    request: Request, template: str, session: Session | None, status: int = 200, **context: Any
+    request: Request,
+    template: str,
+    session: Session | None,
+    status: int = 200,
+    *,
+    language: str = "en",
+    **context: Any,
 ) -> HTMLResponse:
+    """``template`` with ``context``; ``language`` ("en" or "cy") picks the catalogue that
+    ``t()`` reads and the page's ``lang`` (WCAG 2.2 SC 3.1.1)."""
     nonce = secrets.token_urlsafe(16)
     errors: dict[str, str] = context.get("errors") or {}
     context["errors_list"] = [{"text": text, "href": f"#{name}"} for name, text in errors.items()]
@@ -172,6 +181,8 @@ def render(
         session=session,
         csrf_token=session.csrf_token if session else "",
         cspNonce=nonce,
+        htmlLang=language,
+        t=partial(message, language=language),
         **context,
     )
     response = HTMLResponse(html, status_code=status)

@@ -196,3 +196,35 @@ def test_every_test_card_in_chromium_with_signed_webhooks_and_no_card_number_kep
         assert number not in stored, "a full card number is in Redis"
         assert all(number.encode() not in blob for blob in append_only), "… in the AOF"
         assert number not in caplog.text, "a full card number was logged"
+
+
+def test_a_payment_asked_for_in_welsh_is_paid_on_welsh_pages(
+    page: Page, gateway_url: str, keyed: Keyed
+) -> None:
+    """``"language": "cy"`` (GOV.UK Pay's create request) gives the payer every page in
+    Welsh, declared as Welsh (``lang="cy"``), its errors included, and accessible."""
+    reference = f"ref-{secrets.token_hex(4)}"
+    body = payment_body(
+        reference=reference, return_url=f"{gateway_url}/healthz?ref={reference}", language="cy"
+    )
+    created = httpx.post(f"{gateway_url}/v1/payments", json=body, headers=keyed.headers).json()
+    assert created["language"] == "cy"
+    page.goto(gateway_url + page_path(created["_links"]["next_url"]["href"]))
+    expect(page.get_by_role("heading", name="Rhowch fanylion y cerdyn")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    page.get_by_role("button", name="Parhau").click()
+    expect(page.get_by_text("Mae problem wedi codi")).to_be_visible()
+    expect(page.get_by_text("Rhowch rif eich cerdyn").first).to_be_visible()
+    assert page.title().startswith("Gwall: ")
+    assert_accessible(page, "Welsh card details, with errors")
+    page.get_by_label("Rhif y cerdyn").fill(TEST_CARDS[0])
+    page.get_by_label("Mis").fill("12")
+    page.get_by_label("Blwyddyn").fill("2035")
+    page.get_by_label("Enw ar y cerdyn").fill("Siân Jones")
+    page.get_by_label("Cod diogelwch y cerdyn").fill("123")
+    page.get_by_role("button", name="Parhau").click()
+    expect(page.get_by_role("heading", name="Cadarnhewch eich taliad")).to_be_visible()
+    expect(page.get_by_text(f"Cerdyn yn gorffen â {TEST_CARDS[0][-4:]}")).to_be_visible()
+    assert_accessible(page, "Welsh confirmation")
+    page.get_by_role("button", name="Cadarnhau'r taliad").click()
+    expect(page).to_have_url(re.compile(rf"/healthz\?ref={reference}$"))

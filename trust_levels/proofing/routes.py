@@ -11,7 +11,7 @@ templates and in ``gateway/web/messages-proofing.toml``. The staff pages and API
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -74,7 +74,7 @@ async def _identity_page(
     template: str,
     title: str,
     status: int = 200,
-    **context: object,
+    **context: Any,
 ) -> Response:
     """A page that shows the person's confidence and the ways to prove more."""
     assert session.account_id is not None
