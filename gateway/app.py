@@ -36,6 +36,7 @@ from gateway.logout import worker as logout_worker
 from gateway.moves import routes as move_routes
 from gateway.oidc import responses as oauth_responses
 from gateway.organisations import routes as organisation_routes
+from gateway.organisations.client_cert import ForwardedCertificateMiddleware
 from gateway.passkeys import routes as passkey_routes
 from gateway.runtime import open_runtime
 from gateway.sessions import routes as session_routes
@@ -135,4 +136,8 @@ def create_app(
         # NOTE: X-Forwarded-For is believed only from these addresses; from anyone else the
         # peer address is the client address, so a spoofed header changes nothing.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    if settings.client_cert_header:
+        # Outermost, so it sees the balancer's own address before ProxyHeadersMiddleware
+        # replaces it with the forwarded one (RFC 9440 §2; docs/deployment.md).
+        app.add_middleware(ForwardedCertificateMiddleware, trusted=settings.trusted_proxies)
     return app

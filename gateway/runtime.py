@@ -45,6 +45,7 @@ from gateway.notify.services import Notifications, Notifier, build_notifications
 from gateway.notify.worker import NotificationWorker
 from gateway.oidc.store import CodeStore
 from gateway.oidc.subjects import PAIRWISE_KEY_FILE_NAME, PairwiseSubjects
+from gateway.organisations.client_cert import ClientCertificates
 from gateway.organisations.services import OrganisationService
 from gateway.organisations.store import OrganisationStore
 from gateway.passkeys.services import PasskeyService, build_passkeys
@@ -234,6 +235,7 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
         clock,
         issuer=settings.issuer,
         token_endpoint=settings.issuer + TOKEN_PATH,
+        certificates=ClientCertificates(authority, OrganisationStore(redis), clock),
     )
     messaging = build_messaging(
         settings,

@@ -46,7 +46,12 @@ _CLIENT_ASSERTION_ALGORITHMS = REQUEST_OBJECT_ALGORITHMS
 
 def metadata(settings: Settings) -> dict[str, Any]:
     issuer = settings.issuer
-    methods = [m.value for m in AuthMethod if settings.client_secrets_allowed or not m.uses_secret]
+    methods = [
+        m.value
+        for m in AuthMethod
+        if (settings.client_secrets_allowed or not m.uses_secret)
+        and (settings.client_cert_header or m is not AuthMethod.TLS_CLIENT_AUTH)
+    ]
     scope_claims = [claim for claims in SCOPE_CLAIMS.values() for claim in claims]
     document: dict[str, Any] = {
         "issuer": issuer,
@@ -87,6 +92,9 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "display_values_supported": ["page"],
         "ui_locales_supported": ["en"],
     }
+    if settings.client_cert_header:
+        # RFC 8705 §3.3: access tokens of tls_client_auth clients are certificate-bound.
+        document["tls_client_certificate_bound_access_tokens"] = True
     if settings.service_documentation_url:
         document["service_documentation"] = settings.service_documentation_url
     return document

@@ -45,15 +45,17 @@ _ERROR_TYPE = "client_registration"
 
 
 class AuthMethod(StrEnum):
-    """``token_endpoint_auth_method`` (RFC 7591 §2, OIDC Core §9)."""
+    """``token_endpoint_auth_method`` (RFC 7591 §2, OIDC Core §9; ``tls_client_auth``:
+    RFC 8705 §2.1, an organisation certificate forwarded by the load balancer)."""
 
     PRIVATE_KEY_JWT = "private_key_jwt"
     CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 - a method name, not a secret
     CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 - a method name, not a secret
+    TLS_CLIENT_AUTH = "tls_client_auth"
 
     @property
     def uses_secret(self) -> bool:
-        return self is not AuthMethod.PRIVATE_KEY_JWT
+        return self in (AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.CLIENT_SECRET_POST)
 
 
 class GrantType(StrEnum):
@@ -431,6 +433,21 @@ class ClientRegistration(_Metadata):
                 f"{method.value} authenticates with a shared secret, so it takes no jwks or "
                 "jwks_uri; remove them, or use private_key_jwt"
             )
+        if method is AuthMethod.TLS_CLIENT_AUTH:
+            # RFC 8705 §2.1.2: the binding is "a valid, unrevoked certificate the organisations
+            # CA issued to this client's organisation"; the CA writes the subject itself, so
+            # no tls_client_auth_subject_dn (or SAN) metadata is needed to pin it.
+            if has_jwks or has_uri:
+                raise _refuse(
+                    "tls_client_auth authenticates with the organisation's certificate, so it "
+                    "takes no jwks or jwks_uri; remove them"
+                )
+            if grants != {GrantType.CLIENT_CREDENTIALS}:
+                raise _refuse(
+                    "tls_client_auth is for back-office systems: grant_types must be "
+                    "['client_credentials'] only; a client that signs people in uses "
+                    "private_key_jwt"
+                )
         hosts = self.redirect_hosts
         if self.sector_identifier is None and len(hosts) > 1:
             raise _refuse(
@@ -486,8 +503,8 @@ class ClientUpdate(_Metadata):
         """The fields the caller set, ``None`` included (that clears an optional field).
 
         Setting one of ``jwks`` / ``jwks_uri`` drops the other, and switching to a
-        ``client_secret_*`` method drops both, unless the same update sets them: a key
-        source is replaced, never accumulated.
+        ``client_secret_*`` or ``tls_client_auth`` method drops both, unless the same update
+        sets them: a key source is replaced, never accumulated.
         """
         changes = self.model_dump(exclude_unset=True)
         if "jwks" in changes and changes["jwks"] is not None:
@@ -495,7 +512,7 @@ class ClientUpdate(_Metadata):
         if "jwks_uri" in changes and changes["jwks_uri"] is not None:
             changes.setdefault("jwks", None)
         method = changes.get("token_endpoint_auth_method")
-        if method is not None and AuthMethod(method).uses_secret:
+        if method is not None and AuthMethod(method) is not AuthMethod.PRIVATE_KEY_JWT:
             changes.setdefault("jwks", None)
             changes.setdefault("jwks_uri", None)
         return changes

@@ -174,8 +174,9 @@ class ClientService:
             method = client.token_endpoint_auth_method
             if not method.uses_secret:
                 raise ClientHasNoSecretError(
-                    f"The client {client_id} authenticates with private_key_jwt and has no "
-                    "secret; to change its keys, update its jwks or jwks_uri."
+                    f"The client {client_id} authenticates with {method.value} and has no "
+                    "secret; to change its keys, update its jwks or jwks_uri (private_key_jwt) "
+                    "or issue a new organisation certificate (tls_client_auth)."
                 )
             secret, secret_hash = self._issue_secret(method)
             changed = replace(client, secret_hash=secret_hash, updated_at=self._clock.now())

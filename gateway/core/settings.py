@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     # Trusted reverse proxies (CIDRs) whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The TLS client certificate the trusted proxies verified, forwarded in ``Client-Cert``
+    # (RFC 9440): organisation certificates authenticate back-office systems (RFC 8705).
+    client_cert_header: bool = False
 
     max_request_bytes: int = 1_048_576
     log_level: str = "INFO"
@@ -202,6 +205,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted proxy {network!r} is not an IP network") from exc
+        return value
+
+    @field_validator("client_cert_header")
+    @classmethod
+    def _cert_header_needs_proxies(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("trusted_proxies"):
+            raise ValueError(
+                "client_cert_header needs GOVCONNECT_TRUSTED_PROXIES: the Client-Cert header "
+                "is believed only from the load balancers listed there"
+            )
         return value
 
     @field_validator("service_levels", "agent_services")

@@ -6,7 +6,8 @@ OrganisationError
 ├── InvalidCsrError                  (invalid: the CSR cannot be signed, and why)
 ├── CertificateNotFoundError         (not-found: the organisation has no such certificate)
 ├── CertificateAlreadyRevokedError   (conflict: revoked before; revocation is final)
-└── InvalidRevocationReasonError     (invalid: not an RFC 5280 §5.3.1 reason we accept)
+├── InvalidRevocationReasonError     (invalid: not an RFC 5280 §5.3.1 reason we accept)
+└── ClientCertificateError           (unauthenticated: a forwarded client certificate refused)
 """
 
 from __future__ import annotations
@@ -53,3 +54,13 @@ class InvalidRevocationReasonError(OrganisationError):
     category = Category.INVALID
     slug = "invalid-revocation-reason"
     title = "Invalid revocation reason"
+
+
+class ClientCertificateError(OrganisationError):
+    """A forwarded client certificate (RFC 9440) is malformed, not the organisations CA's,
+    outside its validity, revoked or unknown; callers answer it as ``invalid_client`` or
+    ``invalid_token`` (RFC 8705 §2, §3.1)."""
+
+    category = Category.UNAUTHENTICATED
+    slug = "client-certificate-refused"
+    title = "Client certificate refused"

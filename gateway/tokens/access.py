@@ -1,5 +1,5 @@
 """Checking the gateway's own access tokens where they are presented: userinfo (RFC 6750 §2.1,
-RFC 9449 §7), introspection (RFC 7662 §2.2) and revocation (RFC 7009 §2.1)."""
+RFC 9449 §7, RFC 8705 §3), introspection (RFC 7662 §2.2) and revocation (RFC 7009 §2.1)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.oidc.errors import InvalidDpopProofError, InvalidTokenError
+from gateway.organisations.client_cert import certificate_der, thumbprint
+from gateway.organisations.errors import ClientCertificateError
 from gateway.signing.errors import TokenVerificationError
 from gateway.signing.services import KeyRing
 from gateway.tokens.dpop import DpopVerifier
@@ -96,17 +98,22 @@ class AccessTokens:
         method: str,
         url: str,
         audience: str,
+        certificate: str | None = None,
     ) -> VerifiedAccessToken:
         """A token presented to the resource at ``url``: :meth:`verify`, then the audience
-        (RFC 9068 §4) and the sender constraint (RFC 9449 §7.1): a DPoP-bound token only with
-        the ``DPoP`` scheme and a proof by its key over this request and token; a bearer
-        token never with the ``DPoP`` scheme."""
+        (RFC 9068 §4) and the sender constraints: a certificate-bound token only with that
+        certificate (``certificate`` is the forwarded ``Client-Cert`` value, RFC 8705 §3.1);
+        a DPoP-bound token only with the ``DPoP`` scheme and a proof by its key over this
+        request and token (RFC 9449 §7.1); a token without a key never with ``DPoP``."""
         verified = await self.verify(token)
         aud = verified.claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if audience not in audiences:
             raise InvalidTokenError(f"The access token is not meant for {audience}.")
         cnf = verified.claims.get("cnf")
+        x5t = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+        if x5t is not None:
+            _check_certificate(x5t, certificate)
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         if jkt is None:
             if scheme != "bearer":
@@ -130,3 +137,25 @@ class AccessTokens:
                 "The DPoP proof is signed by a key other than the one the token is bound to."
             )
         return verified
+
+
+def _check_certificate(bound: object, certificate: str | None) -> None:
+    """RFC 8705 §3.1: the certificate presented has the SHA-256 thumbprint the token names."""
+    # NOTE: only the thumbprint is compared here, not the CA, validity or revocation: the
+    # balancer verified the certificate in this TLS handshake, and the gateway checked all
+    # of it when the token was issued. A certificate revoked since then keeps working with
+    # tokens issued before, for at most the access token lifetime (minutes).
+    if certificate is None:
+        raise InvalidTokenError(
+            "The access token is bound to a client certificate (cnf x5t#S256); present that "
+            "certificate over mutual TLS (RFC 8705 §3.1)."
+        )
+    try:
+        presented = thumbprint(certificate_der(certificate))
+    except ClientCertificateError as exc:
+        raise InvalidTokenError(exc.detail) from None
+    if presented != bound:
+        raise InvalidTokenError(
+            "The access token is bound to a client certificate other than the one presented "
+            "(RFC 8705 §3.1)."
+        )

@@ -1,13 +1,16 @@
 """Client authentication at the token, PAR, revocation and introspection endpoints.
 
-Three methods (OIDC Core §9), and the client must use the one it registered
+Four methods (OIDC Core §9, RFC 8705 §2), and the client must use the one it registered
 (``token_endpoint_auth_method``, RFC 7591 §2):
 
 - ``client_secret_basic`` (RFC 6749 §2.3.1): HTTP Basic, id and secret each
   ``application/x-www-form-urlencoded`` before base64;
 - ``client_secret_post`` (RFC 6749 §2.3.1): ``client_id`` and ``client_secret`` in the body;
 - ``private_key_jwt`` (RFC 7523 §2.2 and §3, OIDC Core §9): a JWT signed with a key from the
-  client's registered ``jwks`` or ``jwks_uri``.
+  client's registered ``jwks`` or ``jwks_uri``;
+- ``tls_client_auth`` (RFC 8705 §2.1): ``client_id`` in the body and, forwarded by the load
+  balancer (RFC 9440), a valid, unrevoked certificate the organisations CA issued to the
+  client's own organisation (:mod:`gateway.organisations.client_cert`).
 
 There are no public clients: every request authenticates (RFC 9700 §2.5 recommends client
 authentication wherever it is possible). Every failure is an ``invalid_client`` error
@@ -31,6 +34,8 @@ from gateway.clients.services import ClientService
 from gateway.core.clock import Clock
 from gateway.core.redis import RedisClient
 from gateway.oidc.errors import InvalidClientError
+from gateway.organisations.client_cert import ClientCertificates
+from gateway.organisations.errors import ClientCertificateError
 from gateway.tokens.client_keys import ClientKeys
 from gateway.tokens.jose import CLIENT_ALGORITHMS, KEY_HEADERS, JwsFormatError, peek, verify
 from gateway.tokens.store import TokenStore
@@ -55,8 +60,10 @@ class ClientAuthenticator:
         *,
         issuer: str,
         token_endpoint: str,
+        certificates: ClientCertificates | None = None,
     ) -> None:
         self._clients = clients
+        self._certificates = certificates
         self._keys = keys
         self._replays = TokenStore(redis)
         self._clock = clock
@@ -64,10 +71,16 @@ class ClientAuthenticator:
         self._token_endpoint = token_endpoint
 
     async def authenticate(
-        self, form: Mapping[str, str], authorization: str | None, *, endpoint: str
+        self,
+        form: Mapping[str, str],
+        authorization: str | None,
+        *,
+        endpoint: str,
+        certificate: str | None = None,
     ) -> Client:
         """The client that signed or keyed this request; ``endpoint`` is the absolute URL
-        called (an assertion may name it as its audience)."""
+        called (an assertion may name it as its audience), ``certificate`` the ``Client-Cert``
+        value a trusted balancer forwarded (RFC 9440 §2)."""
         basic = authorization is not None and authorization[:6].lower() == "basic "
         used = [
             candidate
@@ -87,6 +100,8 @@ class ClientAuthenticator:
                 f"({', '.join(m.value for m in used)}); use only the registered one "
                 "(RFC 6749 §2.3)."
             )
+        if not used and "client_id" in form:
+            return await self._tls_client(form["client_id"], certificate)
         if not used:
             raise InvalidClientError(
                 "Client authentication is required: use the method the client registered "
@@ -157,6 +172,36 @@ class ClientAuthenticator:
             raise InvalidClientError(
                 "The client_assertion's jti was used before; sign a new assertion with a fresh "
                 "jti for every request (RFC 7523 §3)."
+            )
+        return client
+
+    async def _tls_client(self, client_id: str, certificate: str | None) -> Client:
+        """RFC 8705 §2.1: ``client_id`` alone in the body, the certificate from the TLS layer."""
+        try:
+            client: Client | None = await self._clients.get_enabled(client_id)
+        except ClientError:
+            client = None
+        # Unknown, disabled and registered for another method read the same.
+        if client is None or client.token_endpoint_auth_method is not AuthMethod.TLS_CLIENT_AUTH:
+            raise InvalidClientError(
+                "Client authentication is required: use the method the client registered "
+                "(private_key_jwt, client_secret_basic, client_secret_post, or tls_client_auth "
+                "with an organisation certificate)."
+            )
+        if certificate is None or self._certificates is None:
+            raise InvalidClientError(
+                f"The client {client_id} authenticates with its organisation certificate "
+                "(tls_client_auth) and none reached the gateway: connect with mutual TLS "
+                "through the load balancer (RFC 8705 §2)."
+            )
+        try:
+            verified = await self._certificates.verify(certificate)
+        except ClientCertificateError as exc:
+            raise InvalidClientError(exc.detail) from None
+        if verified.org_id != client.organisation_id:
+            raise InvalidClientError(
+                f"The client certificate belongs to organisation {verified.org_id}, not to the "
+                f"client's organisation {client.organisation_id} (RFC 8705 §2.1.2)."
             )
         return client
 

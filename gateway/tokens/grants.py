@@ -226,7 +226,13 @@ class Grants:
         return self._issue(client, record, account, scope, audience, jkt, replacement, nonce=None)
 
     def client_credentials(
-        self, client: Client, form: Mapping[str, str], resources: list[str], jkt: str | None
+        self,
+        client: Client,
+        form: Mapping[str, str],
+        resources: list[str],
+        jkt: str | None,
+        *,
+        x5t: str | None = None,
     ) -> TokenResponse:
         registered = tuple(client.scope.split())
         scope = _scope(form.get("scope"))
@@ -246,6 +252,7 @@ class Grants:
             grant_id=new_id("grt"),
             jkt=jkt,
             person=None,
+            x5t=x5t,
         )
         return TokenResponse(
             access, _token_type(jkt), self._minter.access_lifetime, scope, None, None

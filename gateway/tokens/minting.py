@@ -82,11 +82,13 @@ class TokenMinter:
         person: FamilyRecord | None,
         act: Mapping[str, Any] | None = None,
         lifetime: int | None = None,
+        x5t: str | None = None,
     ) -> str:
         """An RFC 9068 JWT: ``typ`` at+jwt, the §2.2 claims, ``cnf.jkt`` when DPoP-bound
         (RFC 9449 §6.1), and ``grant_id`` naming the family, so revoking the grant reaches
         the token. ``act`` names who acts for the subject (RFC 8693 §4.1); ``lifetime``
-        shortens the usual one (an agent's authority that ends sooner)."""
+        shortens the usual one (an agent's authority that ends sooner); ``x5t`` binds the
+        token to a client certificate (``cnf.x5t#S256``, RFC 8705 §3.1)."""
         now = epoch(self._clock.now())
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -109,8 +111,9 @@ class TokenMinter:
                 claims["org"] = person.org
         if act is not None:
             claims["act"] = dict(act)
-        if jkt is not None:
-            claims["cnf"] = {"jkt": jkt}
+        cnf = {"jkt": jkt, "x5t#S256": x5t}
+        if jkt is not None or x5t is not None:
+            claims["cnf"] = {name: value for name, value in cnf.items() if value is not None}
         return self._keys.sign(claims, typ=ACCESS_TOKEN_TYPE)
 
     def id_token(

@@ -19,6 +19,7 @@ from fastapi import Request
 
 from gateway.core.deps import RuntimeDep
 from gateway.oidc.errors import InsufficientUserAuthenticationError, InvalidTokenError
+from gateway.organisations.client_cert import forwarded
 from gateway.runtime import Runtime
 from gateway.tokens.dpop import single_proof
 from gateway.tokens.models import VerifiedAccessToken
@@ -67,7 +68,8 @@ async def presented_token(
     request: Request, runtime: Runtime, *, missing: str
 ) -> VerifiedAccessToken:
     """The access token in the ``Authorization`` header (``Bearer``, RFC 6750 §2.1, or
-    ``DPoP`` with its proof, RFC 9449 §7.1), verified for the gateway's own API at this URL;
+    ``DPoP`` with its proof, RFC 9449 §7.1), verified for the gateway's own API at this URL,
+    with the forwarded client certificate where the token is bound to one (RFC 8705 §3);
     ``missing`` tells the caller what to send when there is none."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() not in ("bearer", "dpop") or not value.strip():
@@ -78,6 +80,7 @@ async def presented_token(
         proof=single_proof(request.headers.getlist("dpop")),
         method=request.method,
         url=runtime.settings.issuer + request.url.path,
+        certificate=forwarded(request.scope),
     )
 
 

@@ -1,10 +1,12 @@
 """The back-channel endpoints: ``/token``, ``/revoke``, ``/introspect`` and ``/userinfo``.
 
 Authentication: token, revocation and introspection authenticate the client (RFC 6749 §2.3,
-RFC 7523: ``private_key_jwt``, ``client_secret_basic`` or ``client_secret_post``, whichever
-the client registered); userinfo takes an access token in the ``Authorization`` header
-(``Bearer``, RFC 6750 §2.1, or ``DPoP``, RFC 9449 §7.1). Errors are OAuth error documents
-(:mod:`gateway.oidc.responses`); every response is ``Cache-Control: no-store``.
+RFC 7523: ``private_key_jwt``, ``client_secret_basic`` or ``client_secret_post``; RFC 8705
+§2.1 ``tls_client_auth`` with a forwarded organisation certificate; whichever the client
+registered); userinfo takes an access token in the ``Authorization`` header (``Bearer``,
+RFC 6750 §2.1, or ``DPoP``, RFC 9449 §7.1), with its certificate if bound to one (RFC 8705
+§3). Errors are OAuth error documents (:mod:`gateway.oidc.responses`); every response is
+``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from gateway.clients.models import Client
+from gateway.clients.models import AuthMethod, Client
 from gateway.core.deps import RuntimeDep, get_runtime
 from gateway.core.http import DirectEndpoint
 from gateway.oidc.errors import InvalidRequestError, InvalidTokenError, OAuthError
 from gateway.oidc.responses import oauth_error_response
+from gateway.organisations.client_cert import certificate_der, forwarded, thumbprint
 from gateway.tokens.dpop import DPOP_ALGORITHMS, single_proof
 from gateway.tokens.errors import ResourceDpopProofError
 from gateway.tokens.models import (
@@ -70,13 +73,17 @@ async def _client(
     runtime: RuntimeDep, request: Request, form: Mapping[str, str], endpoint: str
 ) -> Client:
     return await runtime.client_auth.authenticate(
-        form, request.headers.get("authorization"), endpoint=endpoint
+        form,
+        request.headers.get("authorization"),
+        endpoint=endpoint,
+        certificate=forwarded(request.scope),
     )
 
 
 @router.post(
     TOKEN_PATH,
-    summary="Token endpoint (RFC 6749 §3.2): client-authenticated; DPoP optional",
+    summary="Token endpoint (RFC 6749 §3.2): client-authenticated (RFC 8705 mTLS too); DPoP "
+    "optional",
 )
 async def token(request: Request) -> JSONResponse:
     """Exchange an authorization code, a refresh token or client credentials for tokens.
@@ -88,7 +95,13 @@ async def token(request: Request) -> JSONResponse:
     form, resources = await _form(request)
     client = await _client(runtime, request, form, runtime.tokens.endpoints.token)
     proof = single_proof(request.headers.getlist("dpop"))
-    issued = await runtime.tokens.token(client, form, resources, proof)
+    x5t = None
+    certificate = forwarded(request.scope)
+    if client.token_endpoint_auth_method is AuthMethod.TLS_CLIENT_AUTH and certificate:
+        # RFC 8705 §3: tokens of a client that authenticated with its certificate are bound
+        # to it (the certificate was checked in full by _client).
+        x5t = thumbprint(certificate_der(certificate))
+    issued = await runtime.tokens.token(client, form, resources, proof, x5t)
     return JSONResponse(issued.to_json(), headers=_NO_STORE)
 
 
@@ -151,7 +164,11 @@ async def userinfo(
             )
         proof = single_proof(request.headers.getlist("dpop"))
         claims = await runtime.tokens.userinfo(
-            token_value.strip(), scheme=scheme, proof=proof, method=request.method
+            token_value.strip(),
+            scheme=scheme,
+            proof=proof,
+            method=request.method,
+            certificate=forwarded(request.scope),
         )
     except OAuthError as exc:
         dpop = scheme == "dpop" or isinstance(exc, ResourceDpopProofError)

@@ -119,9 +119,11 @@ class TokenService:
         form: Mapping[str, str],
         resources: list[str],
         proof: str | None,
+        x5t: str | None = None,
     ) -> TokenResponse:
         """RFC 6749 §4.1.3, §4.4.2, §6 for an authenticated ``client``; ``proof`` is the
-        request's DPoP header (RFC 9449 §5), which binds the tokens issued."""
+        request's DPoP header (RFC 9449 §5) and ``x5t`` the thumbprint of the certificate the
+        client authenticated with (RFC 8705 §3.1); each binds the tokens issued."""
         grant_type = form.get("grant_type")
         if not grant_type:
             raise InvalidRequestError("The grant_type parameter is required.")
@@ -151,7 +153,9 @@ class TokenService:
             if self._exchange is None:
                 raise UnsupportedGrantTypeError("Token exchange is not set up on this gateway.")
             return await self._exchange.exchange(client, form, resources, jkt)
-        return self._grants.client_credentials(client, form, resources, jkt)
+        # Only client_credentials clients register tls_client_auth (gateway.clients.models),
+        # so only this grant meets a certificate.
+        return self._grants.client_credentials(client, form, resources, jkt, x5t=x5t)
 
     async def revoke(self, client: Client, token: str, hint: str | None) -> None:
         """RFC 7009 §2.1: a refresh token revokes its whole grant, an access token itself.
@@ -189,10 +193,17 @@ class TokenService:
         return dict(_INACTIVE)
 
     async def at_resource(
-        self, token: str, *, scheme: str, proof: str | None, method: str, url: str
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        url: str,
+        certificate: str | None = None,
     ) -> VerifiedAccessToken:
         """A token presented to one of the gateway's own APIs at ``url`` (RFC 6750 §2.1,
-        RFC 9449 §7.1): audience the issuer, sender constraint checked."""
+        RFC 9449 §7.1, RFC 8705 §3): audience the issuer, sender constraint checked."""
         return await self._access.present(
             token,
             scheme=scheme,
@@ -200,10 +211,17 @@ class TokenService:
             method=method,
             url=url,
             audience=self.endpoints.issuer,
+            certificate=certificate,
         )
 
     async def userinfo(
-        self, token: str, *, scheme: str, proof: str | None, method: str
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        certificate: str | None = None,
     ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` and the claims the granted scopes (and the ``claims``
         request) ask for, that the account holds."""
@@ -214,6 +232,7 @@ class TokenService:
             method=method,
             url=self.endpoints.userinfo,
             audience=self.endpoints.issuer,
+            certificate=certificate,
         )
         if OPENID not in verified.scope:
             raise InsufficientScopeError(
@@ -299,5 +318,6 @@ class TokenService:
             )
             if name in claims
         }
-        token_type = "DPoP" if "cnf" in claims else "Bearer"
+        cnf = claims.get("cnf")
+        token_type = "DPoP" if isinstance(cnf, dict) and "jkt" in cnf else "Bearer"
         return {"active": True, "token_type": token_type, **answer}

@@ -68,8 +68,8 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "unknown-auth-method": (
         {"token_endpoint_auth_method": "none"},
-        "token_endpoint_auth_method: Input should be 'private_key_jwt', 'client_secret_basic' "
-        "or 'client_secret_post'",
+        "token_endpoint_auth_method: Input should be 'private_key_jwt', 'client_secret_basic', "
+        "'client_secret_post' or 'tls_client_auth'",
     ),
     "jwks-not-a-set": ({"jwks": {"kty": "EC"}}, "jwks must be a JWK Set: an object with a"),
     "jwks-bad-base64": (
