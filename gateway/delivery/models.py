@@ -299,6 +299,11 @@ class RecipientSettings:
     secrets: tuple[WebhookSecret, ...]
     updated_at: str
 
+    @property
+    def pushes(self) -> bool:
+        """Whether submissions are pushed to an endpoint (else the recipient pulls them)."""
+        return self.mode is DeliveryMode.PUSH and bool(self.endpoint)
+
     def public_json(self) -> dict[str, Any]:
         """What an operator sees: never a secret, sealed or not."""
         return {

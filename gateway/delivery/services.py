@@ -7,9 +7,11 @@ and a hash-chained log):
 
 1. **accepted**: the sender is authenticated, a routing rule allows it, the level, size and
    JSON Schema checks pass; the envelope is signed and stored with the receipt (one script),
-   under an ``Idempotency-Key`` that makes a retry return the same receipt;
-2. **queued**: the submission joins the recipient's inbox (pull) and the push queue; only
-   then is the receipt returned, so nothing acknowledged to a sender is unqueued;
+   under an id derived from the sender's client and ``Idempotency-Key``, so a retry finds it
+   and returns the same receipt;
+2. **queued**: the submission joins the recipient's inbox (pull) and, when the recipient
+   takes pushes, the push queue; only then is the receipt returned, so nothing acknowledged
+   to a sender is unqueued;
 3. **delivered**: pushed to the recipient's endpoint with a 2xx answer, or fetched by it;
 4. **acknowledged**: the recipient sent a JWS signed with its own registered key over the
    submission id and payload digest; the JWS is kept as proof of receipt and the submission
@@ -95,7 +97,7 @@ from gateway.delivery.models import (
     route_triple,
     service_key,
 )
-from gateway.delivery.store import DeliveryQueue, DeliveryStore, StoredSubmission
+from gateway.delivery.store import DeliveryQueue, DeliveryStore, StoredSubmission, SubmitContext
 from gateway.delivery.webhooks import new_secret
 from gateway.evidence.models import Event, canonical_json
 from gateway.evidence.services import EvidenceLog
@@ -125,6 +127,21 @@ def recipient_sector(organisation_id: str) -> str:
     """The pairwise sector of a recipient organisation: a citizen's ``sub`` in an envelope is
     its own for each recipient, so two recipients cannot join their records on it."""
     return f"urn:govconnect:organisation:{organisation_id}"
+
+
+def submission_id_for(subjects: PairwiseSubjects, client_id: str, idempotency_key: str) -> str:
+    """The id of the submission a client sends under ``idempotency_key``: every retry
+    derives the same one, so the stored submission is its own idempotency record (the
+    Idempotency-Key draft, §2.6: the key is scoped to the client) and accepting needs no
+    separate claim of the key. An HMAC under the gateway's pairwise secret, its first 132
+    bits as the id's random part: unguessable without the secret, like a random id
+    (RFC 4086 §8), and in a sector of its own, so never equal to a citizen's pairwise
+    subject."""
+    # NOTE: the key outlives the Idempotency-Key draft's usual day: it stands as long as
+    # the submission is kept (its service's retention), so a late retry is answered with the
+    # first receipt rather than accepted twice. A key reused after retention starts anew.
+    digest = subjects.subject(f"urn:govconnect:submission-id:{client_id}", idempotency_key)
+    return f"{SUBMISSION_PREFIX}_{digest[:22]}"
 
 
 def _request_digest(
@@ -289,12 +306,13 @@ class DeliveryRegistry:
     async def allows(self, sender: str, service: str, recipient: str) -> bool:
         return await self._store.route_for(route_triple(sender, service, recipient)) is not None
 
-    async def routed_service(self, sender: str, name: str, version: str, recipient: str) -> Service:
-        """The service ``name@version``, if a routing rule lets ``sender`` send it to
-        ``recipient`` (one round trip for both)."""
-        service, routed = await self._store.service_and_route(
-            service_key(name, version), route_triple(sender, name, recipient)
-        )
+    @staticmethod
+    def routed_service(
+        context: SubmitContext, sender: str, name: str, version: str, recipient: str
+    ) -> Service:
+        """The service ``name@version`` as ``context`` read it, if a routing rule lets
+        ``sender`` send it to ``recipient``."""
+        service, routed = context.service, context.routed
         if service is None:
             raise ServiceNotFoundError(
                 f"No service {service_key(name, version)} is registered; list them with "
@@ -465,17 +483,26 @@ class Submissions:
         signed receipt. A retry under the same ``idempotency_key`` with the same request
         returns the first receipt.
 
-        Round trips to Redis on the way (the 1,000 a second target): the service and the
-        routing rule (one pipeline), the Idempotency-Key (``SET NX``), the sender's client
-        when it signed, the submission with its inbox and queue entries (one pipeline),
-        the evidence log (one script for both entries), and the note that it is queued."""
+        Round trips to Redis on the way (the 1,000 a second target): the service, the
+        routing rule, the recipient's settings and any submission stored under the id the
+        key derives (one pipeline), the sender's client when it signed, the submission with
+        its inbox entry and, for a push recipient, its queue entry (one pipeline), the
+        evidence log (one script for both entries, shared with concurrent submits), and the
+        note that it is queued."""
         if idempotency_key is None or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise IdempotencyKeyError(
                 "Send an Idempotency-Key header of 8 to 255 printable characters (a UUID is "
                 "ideal), the same on every retry of this submission."
             )
-        service = await self._registry.routed_service(
-            sender.organisation_id, request.service, request.version, request.recipient
+        submission_id = submission_id_for(self._subjects, sender.client_id, idempotency_key)
+        context = await self._store.submit_context(
+            service_key(request.service, request.version),
+            route_triple(sender.organisation_id, request.service, request.recipient),
+            request.recipient,
+            submission_id,
+        )
+        service = self._registry.routed_service(
+            context, sender.organisation_id, request.service, request.version, request.recipient
         )
         self._check_level(sender, service)
         size = len(canonical_json(request.body))
@@ -491,27 +518,36 @@ class Submissions:
         content = self._content(sender, request, service, attachments)
         signed = await self._sender_signature(sender, request, content)
         request_sha256 = _request_digest(sender, request, attachments)
-        submission_id = new_id(SUBMISSION_PREFIX)
-        claimed = await self._store.claim_idempotency(
-            sender.client_id, idempotency_key, submission_id, request_sha256
-        )
-        if claimed is not None:
-            if claimed["request_sha256"] != request_sha256:
-                raise IdempotencyConflictError(
-                    "This Idempotency-Key was used for a different request; use a new key "
-                    "for a new submission.",
-                    submission=claimed["submission"],
-                )
-            submission_id = claimed["submission"]
-            stored = await self._store.get(submission_id)
-            if stored is not None:
-                if not stored.queued:  # the first attempt stopped before noting it queued
-                    await self._requeue(stored, sender)
-                return Receipt(stored.submission, stored.receipt, replayed=True)
-            # The first attempt stopped before storing; finish it under the same id.
+        pushes = context.recipient is not None and context.recipient.pushes
+        if context.existing is not None:
+            return await self._replay(context.existing, request_sha256, sender, pushes)
         return await self._accept(
-            sender, request, service, submission_id, request_sha256, content, signed, attachments
+            sender,
+            request,
+            service,
+            submission_id,
+            request_sha256,
+            content,
+            signed,
+            attachments,
+            pushes,
         )
+
+    async def _replay(
+        self, stored: StoredSubmission, request_sha256: str, sender: Sender, pushes: bool
+    ) -> Receipt:
+        """A retry under an Idempotency-Key already used: the first receipt for the same
+        request (finishing a first attempt that stopped before it noted the submission
+        queued), a conflict for another."""
+        if stored.submission.request_sha256 != request_sha256:
+            raise IdempotencyConflictError(
+                "This Idempotency-Key was used for a different request; use a new key "
+                "for a new submission.",
+                submission=stored.submission.id,
+            )
+        if not stored.queued:  # the first attempt stopped before noting it queued
+            await self._requeue(stored, sender, pushes)
+        return Receipt(stored.submission, stored.receipt, replayed=True)
 
     def _check_level(self, sender: Sender, service: Service) -> None:
         level = service.level
@@ -576,6 +612,7 @@ class Submissions:
         content: dict[str, Any],
         signed: dict[str, Any] | None,
         attachments: Sequence[Attachment],
+        pushes: bool,
     ) -> Receipt:
         now = self._clock.now()
         facts: dict[str, Any] = {
@@ -624,7 +661,9 @@ class Submissions:
             typ=RECEIPT_TYPE,
         )
         # Accepted and queued in one write: the inbox and queue entries go in the same
-        # round trip, and no receipt leaves before all three are stored.
+        # round trip, and no receipt leaves before all are stored. A recipient that pulls
+        # gets no push job: the worker would only find it pulls and drop the job (a
+        # recipient switching to push later is pushed what it is sent from then on).
         created = await self._store.create(
             submission,
             envelope,
@@ -641,13 +680,13 @@ class Submissions:
                 for a in attachments
             },
             self._queue,
-            Job(submission_id, current_request_id()).to_json(),
+            Job(submission_id, current_request_id()).to_json() if pushes else None,
         )
-        if not created.created:  # a racing retry stored it first: answer with its receipt
+        if not created.created:  # a racing retry stored it first: answer as a retry
             stored = await self._store.get(submission_id)
             if stored is None:  # pragma: no cover - stored by the racing retry just now
                 raise SubmissionNotFoundError(f"Submission {submission_id} was not stored; retry.")
-            return Receipt(stored.submission, stored.receipt, replayed=True)
+            return await self._replay(stored, request_sha256, sender, pushes)
         actor = client_actor(sender.client_id)
         await self._evidence.record_many(
             [
@@ -691,13 +730,12 @@ class Submissions:
             subject["act"] = sender.claims["act"]
         return subject
 
-    async def _requeue(self, stored: StoredSubmission, sender: Sender) -> None:
+    async def _requeue(self, stored: StoredSubmission, sender: Sender, pushes: bool) -> None:
         """Finish a submit that stopped after storing: inbox, queue, evidence, the note
         (duplicates of the first attempt's entries are dropped by submission id)."""
         submission = stored.submission
-        entry = await self._store.requeue(
-            submission, self._queue, Job(submission.id, current_request_id()).to_json()
-        )
+        job = Job(submission.id, current_request_id()).to_json() if pushes else None
+        entry = await self._store.requeue(submission, self._queue, job)
         await self._evidence.record(
             Event(client_actor(sender.client_id), "submission.queued", submission.id, {})
         )
@@ -916,26 +954,33 @@ class Submissions:
     async def record_attempt(
         self, submission: Submission, attempt: int, outcome: str, detail: str | None
     ) -> None:
-        await self._store.note(
-            submission.id,
-            self._event_named(
-                "attempt",
-                self._clock.now(),
-                {"attempt": attempt, "outcome": outcome, "detail": detail},
-            ),
-        )
+        await self._store.note(submission.id, self._attempt(attempt, outcome, detail))
 
     async def mark_delivered(self, submission: Submission, attempt: int, status: int) -> None:
+        """The push ``attempt`` answered with 2xx ``status``: the attempt on the timeline and
+        the move to delivered, in one script."""
         await self._advance(
             submission,
             State.DELIVERED,
             SYSTEM_ACTOR,
             {"via": "push", "attempt": attempt, "status": status},
+            note=self._attempt(attempt, "delivered", str(status)),
         )
 
     async def mark_failed(self, submission: Submission, attempts: int, reason: str) -> None:
+        """The last push attempt failed too: that attempt on the timeline and the move to
+        failed, in one script."""
         await self._advance(
-            submission, State.FAILED, SYSTEM_ACTOR, {"attempts": attempts, "reason": reason}
+            submission,
+            State.FAILED,
+            SYSTEM_ACTOR,
+            {"attempts": attempts, "reason": reason},
+            note=self._attempt(attempts, "failed", reason),
+        )
+
+    def _attempt(self, attempt: int, outcome: str, detail: str | None) -> dict[str, Any]:
+        return self._event_named(
+            "attempt", self._clock.now(), {"attempt": attempt, "outcome": outcome, "detail": detail}
         )
 
     # --- helpers --------------------------------------------------------------------------
@@ -953,10 +998,12 @@ class Submissions:
         actor: str,
         details: dict[str, Any],
         proof: tuple[str, str] | None = None,
+        note: dict[str, Any] | None = None,
     ) -> bool:
-        """Move to ``state`` (never back); a move is written to the evidence log."""
+        """Move to ``state`` (never back); a move is written to the evidence log. ``note``
+        goes on the timeline before it, moved or not."""
         moved = await self._store.advance(
-            submission.id, state, self._event(state, self._clock.now(), details), proof
+            submission.id, state, self._event(state, self._clock.now(), details), proof, note
         )
         if moved.advanced or moved.stored:
             await self._evidence.record(

@@ -14,14 +14,15 @@ specification, "Hash tags"):
   The keys share the tag, so creating a submission and each state change are one script
   each. All expire when the service's retention ends (``EXPIREAT``): bodies and attachments
   are deleted then, and the evidence log keeps their digests.
-- ``{gc:idem:<sha256>}`` (string) maps a sender's Idempotency-Key to its submission for a day.
+  A submission's id is derived from its sender's client and ``Idempotency-Key``
+  (:func:`gateway.delivery.services.submission_id_for`), so the record is its own
+  idempotency record: a retry finds it by the id alone, with no key of its own to claim.
 - ``{gc:inbox:<org id>}`` (stream) lists a recipient's submissions not yet acknowledged, in
   arrival order; its entry ids are the pull cursor.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,6 @@ QUEUE = tagged("delivery", "queue")  # stream: one entry per push delivery, fiel
 DEAD_LETTERS = tagged("delivery", "queue", "dead")  # stream: pushes given up on, and why
 QUEUE_GROUP = "deliverers"
 DEAD_LETTER_MAXLEN = 10_000
-IDEMPOTENCY_SECONDS = 24 * 3600
 MAX_TIMELINE = 1000
 
 
@@ -61,11 +61,6 @@ def _timeline(submission_id: str) -> str:
 
 def _attachments(submission_id: str) -> str:
     return tagged(f"sbm:{submission_id}", "attachments")  # hash: sha256 -> sealed content
-
-
-def _idempotency(sender: str, key: str) -> str:
-    digest = hashlib.sha256(sender.encode() + b"\x00" + key.encode()).hexdigest()
-    return tagged(f"idem:{digest}")  # string: {"submission", "request_sha256"} JSON
 
 
 def _inbox(organisation_id: str) -> str:
@@ -87,14 +82,14 @@ return 1
 """
 
 # KEYS[1] submission, KEYS[2] timeline, KEYS[3] attachments; ARGV: record JSON, state, rank,
-# envelope JSON, receipt, expire-at (unix seconds), number of events, the events' JSON, then
-# sha256/sealed pairs. A submission is written once.
+# envelope JSON, receipt, expire-at (unix seconds), number of events (at least one), the
+# events' JSON, then sha256/sealed pairs. A submission is written once.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'state', ARGV[2], 'rank', ARGV[3],
   'envelope', ARGV[4], 'receipt', ARGV[5])
 local events = tonumber(ARGV[7])
-for i = 8, 7 + events do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 8, 7 + events))
 redis.call('EXPIREAT', KEYS[1], ARGV[6])
 redis.call('EXPIREAT', KEYS[2], ARGV[6])
 if #ARGV > 7 + events then
@@ -112,11 +107,16 @@ return 1
 """
 
 # KEYS[1] submission, KEYS[2] timeline; ARGV: state, rank, event JSON, proof field ('' for
-# none), proof value, cap of the timeline. The state only moves forward; a proof field is
-# written once (the first acknowledgement or response stands). Returns {advanced, stored}
-# or {-1, 0} when the submission is gone.
+# none), proof value, cap of the timeline, note JSON ('' for none). The note (a delivery
+# attempt) is appended first, whatever the state; the state only moves forward; a proof
+# field is written once (the first acknowledgement or response stands). Returns
+# {advanced, stored} or {-1, 0} when the submission is gone.
 _ADVANCE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+if ARGV[7] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[7])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+end
 local stored = 0
 if ARGV[4] ~= '' then
   stored = redis.call('HSETNX', KEYS[1], ARGV[4], ARGV[5])
@@ -150,6 +150,18 @@ class StoredSubmission:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmitContext:
+    """What accepting a submission reads first, in one round trip: the service, whether a
+    routing rule allows the sender, the recipient's delivery settings, and the submission
+    already stored under the id a retry derives (None for a new one)."""
+
+    service: Service | None
+    routed: bool
+    recipient: RecipientSettings | None
+    existing: StoredSubmission | None
+
+
+@dataclass(frozen=True, slots=True)
 class Created:
     """What :meth:`DeliveryStore.create` did: whether it wrote the submission (False: it
     existed) and the recipient's inbox entry it added."""
@@ -167,6 +179,25 @@ class Advance:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _stored(row: Mapping[Any, Any] | None) -> StoredSubmission | None:
+    """A submission's hash as read (``HGETALL``), or None when it holds no record."""
+    if not row or "record" not in row:
+        return None
+    # The connection decodes responses (gateway.core.redis.connect): every value is str.
+    fields = {str(k): str(v) for k, v in row.items()}
+    record = json.loads(fields["record"])
+    record["state"] = fields.get("state", record["state"])
+    return StoredSubmission(
+        submission=Submission.from_json(record),
+        envelope=json.loads(fields["envelope"]),
+        receipt=fields["receipt"],
+        acknowledgement=fields.get("ack"),
+        response=json.loads(fields["response"]) if "response" in fields else None,
+        queued="queued" in fields,
+        inbox_entry=fields.get("inbox"),
+    )
 
 
 class DeliveryQueue(StreamQueue):
@@ -219,13 +250,24 @@ class DeliveryStore:
         )
         return bool(added)
 
-    async def service_and_route(self, key: str, triple: str) -> tuple[Service | None, bool]:
-        """The service ``key`` and whether the rule ``triple`` exists, in one round trip."""
+    async def submit_context(
+        self, key: str, triple: str, recipient: str, submission_id: str
+    ) -> SubmitContext:
+        """The service ``key``, the rule ``triple``, ``recipient``'s settings and the stored
+        submission ``submission_id``, in one round trip (a pipeline: the registry and the
+        submission are in different slots)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hget(SERVICES, key)
             pipe.hexists(ROUTE_INDEX, triple)
-            raw, routed = await pipe.execute()
-        return (Service.from_json(json.loads(raw)) if raw else None), bool(routed)
+            pipe.hget(RECIPIENTS, recipient)
+            pipe.hgetall(_submission(submission_id))
+            raw, routed, settings, row = await pipe.execute()
+        return SubmitContext(
+            Service.from_json(json.loads(raw)) if raw else None,
+            bool(routed),
+            RecipientSettings.from_json(json.loads(settings)) if settings else None,
+            _stored(row),
+        )
 
     async def route_for(self, triple: str) -> str | None:
         value = await self._redis.hget(ROUTE_INDEX, triple)
@@ -251,23 +293,6 @@ class DeliveryStore:
     async def put_recipient(self, settings: RecipientSettings) -> None:
         await self._redis.hset(RECIPIENTS, settings.organisation_id, _dumps(settings.to_json()))
 
-    # --- idempotency ----------------------------------------------------------------------
-
-    async def claim_idempotency(
-        self, sender: str, key: str, submission_id: str, request_sha256: str
-    ) -> dict[str, str] | None:
-        """Claim ``key`` for ``submission_id`` (``SET NX EX``); None when claimed now, else
-        what it was claimed for before."""
-        value = _dumps({"submission": submission_id, "request_sha256": request_sha256})
-        name = _idempotency(sender, key)
-        if await self._redis.set(name, value, nx=True, ex=IDEMPOTENCY_SECONDS):
-            return None
-        raw = await self._redis.get(name)
-        if raw is None:  # expired between the two commands: claim again
-            return await self.claim_idempotency(sender, key, submission_id, request_sha256)
-        claimed: dict[str, str] = json.loads(raw)
-        return claimed
-
     # --- submissions ----------------------------------------------------------------------
 
     async def create(
@@ -279,12 +304,13 @@ class DeliveryStore:
         expire_at: int,
         attachments: Mapping[str, str],
         queue: DeliveryQueue,
-        job: Mapping[str, Any],
+        job: Mapping[str, Any] | None,
     ) -> Created:
         """Store a new submission with its sealed ``attachments`` (sha256 -> sealed) and put
-        it in its recipient's inbox and on the push ``queue``, in one round trip (a pipeline:
-        the three keys are in different slots). Nothing is written to the submission when it
-        exists already; the inbox and queue entries are then duplicates, dropped by id."""
+        it in its recipient's inbox and, with a ``job``, on the push ``queue``, in one round
+        trip (a pipeline: the keys are in different slots). Nothing is written to the
+        submission when it exists already; the inbox and queue entries are then duplicates,
+        dropped by id."""
         async with self._redis.pipeline(transaction=False) as pipe:
             await queue_script(
                 pipe,
@@ -307,8 +333,9 @@ class DeliveryStore:
                 ],
             )
             pipe.xadd(_inbox(submission.recipient_org), {"s": submission.id})
-            pipe.xadd(queue.key, queue.fields(job))
-            created, entry, _ = await pipe.execute()
+            if job is not None:
+                pipe.xadd(queue.key, queue.fields(job))
+            created, entry, *_ = await pipe.execute()
         return Created(bool(created), str(entry))
 
     async def attachment(self, submission_id: str, sha256: str) -> str | None:
@@ -317,22 +344,7 @@ class DeliveryStore:
         return None if value is None else str(value)
 
     async def get(self, submission_id: str) -> StoredSubmission | None:
-        row = await self._redis.hgetall(_submission(submission_id))
-        if not row or "record" not in row:
-            return None
-        # The connection decodes responses (gateway.core.redis.connect): every value is str.
-        fields = {str(k): str(v) for k, v in row.items()}
-        record = json.loads(fields["record"])
-        record["state"] = fields.get("state", record["state"])
-        return StoredSubmission(
-            submission=Submission.from_json(record),
-            envelope=json.loads(fields["envelope"]),
-            receipt=fields["receipt"],
-            acknowledgement=fields.get("ack"),
-            response=json.loads(fields["response"]) if "response" in fields else None,
-            queued="queued" in fields,
-            inbox_entry=fields.get("inbox"),
-        )
+        return _stored(await self._redis.hgetall(_submission(submission_id)))
 
     async def advance(
         self,
@@ -340,14 +352,24 @@ class DeliveryStore:
         state: State,
         event: Mapping[str, Any],
         proof: tuple[str, str] | None = None,
+        note: Mapping[str, Any] | None = None,
     ) -> Advance:
         """Move the submission to ``state`` unless it is there or further already, appending
         ``event`` to its timeline when it moved (or when ``proof`` was stored); ``proof``
-        (field, value) is written once."""
+        (field, value) is written once. ``note`` (an event that changes no state, as
+        :meth:`note` appends) goes on the timeline first in the same script, moved or not."""
         field, value = proof if proof is not None else ("", "")
         advanced, stored = await self._advance(
             keys=[_submission(submission_id), _timeline(submission_id)],
-            args=[state.value, STATE_ORDER[state], _dumps(event), field, value, MAX_TIMELINE],
+            args=[
+                state.value,
+                STATE_ORDER[state],
+                _dumps(event),
+                field,
+                value,
+                MAX_TIMELINE,
+                "" if note is None else _dumps(note),
+            ],
         )
         return Advance(int(advanced) >= 0, int(advanced) == 1, int(stored) == 1)
 
@@ -369,14 +391,15 @@ class DeliveryStore:
         await self._mark_queued(keys=[_submission(submission_id)], args=[inbox_entry])
 
     async def requeue(
-        self, submission: Submission, queue: DeliveryQueue, job: Mapping[str, Any]
+        self, submission: Submission, queue: DeliveryQueue, job: Mapping[str, Any] | None
     ) -> str:
-        """Put a stored submission in its recipient's inbox and on the queue again (a retry
-        of a submit that stopped before it noted both); the inbox entry."""
+        """Put a stored submission in its recipient's inbox and, with a ``job``, on the queue
+        again (a retry of a submit that stopped before it noted both); the inbox entry."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(_inbox(submission.recipient_org), {"s": submission.id})
-            pipe.xadd(queue.key, queue.fields(job))
-            entry, _ = await pipe.execute()
+            if job is not None:
+                pipe.xadd(queue.key, queue.fields(job))
+            entry, *_ = await pipe.execute()
         return str(entry)
 
     # --- a recipient's inbox (pull) -------------------------------------------------------

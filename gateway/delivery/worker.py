@@ -10,8 +10,11 @@ with ``XAUTOCLAIM`` once idle for ``claim_idle_seconds``; a push still refused a
 submission to ``failed``, which both sides see on its timeline (the recipient may still pull
 it).
 
-What is pushed is decided at each attempt from the store: a submission already delivered,
-acknowledged or gone is not pushed again, and a recipient that switched to pull gets nothing.
+Only a submission to a recipient set up for push is queued at all (a pulling recipient's
+would only be taken off the queue again). What is pushed is decided at each attempt from the
+store: a submission already delivered, acknowledged or gone is not pushed again, and a
+recipient that switched to pull gets nothing. A delivered push's attempt and the move to
+delivered are one script.
 Delivery is at least once (a worker killed after the POST and before the acknowledgement
 posts again); the ``webhook-id`` is the submission id on every attempt, so the recipient
 drops a duplicate.
@@ -33,7 +36,7 @@ from gateway.core.queue.worker import DEFAULT_BLOCK_SECONDS
 from gateway.core.requestctx import reset_request_id, set_request_id
 from gateway.delivery.envelope import payload_bytes
 from gateway.delivery.errors import WebhookDeliveryError
-from gateway.delivery.models import STATE_ORDER, DeliveryMode, State
+from gateway.delivery.models import STATE_ORDER, State
 from gateway.delivery.services import DeliveryRegistry, Job, Submissions
 from gateway.delivery.store import DeliveryQueue
 from gateway.delivery.webhooks import WebhookSender
@@ -113,7 +116,7 @@ class DeliveryWorker(StreamWorker[Job]):
         if STATE_ORDER[submission.state] >= STATE_ORDER[State.DELIVERED]:
             return Delivered("submission delivered already; not pushed again")
         settings = await self._registry.recipient(submission.recipient_org)
-        if settings is None or settings.mode is not DeliveryMode.PUSH or not settings.endpoint:
+        if settings is None or not settings.pushes or not settings.endpoint:
             return Delivered("recipient pulls; nothing to push")
         now = _now()
         body = payload_bytes(
@@ -133,13 +136,13 @@ class DeliveryWorker(StreamWorker[Job]):
                 body,
             )
         except WebhookDeliveryError as exc:
-            await self._submissions.record_attempt(submission, attempt, "failed", exc.detail)
             if attempt >= self._max_attempts:
                 await self._submissions.mark_failed(submission, attempt, exc.detail)
+            else:
+                await self._submissions.record_attempt(submission, attempt, "failed", exc.detail)
             return Failed(
                 exc.slug, exc.detail, retryable=True, final_reason=f"still failing: {exc.detail}"
             )
-        await self._submissions.record_attempt(submission, attempt, "delivered", str(status))
         await self._submissions.mark_delivered(submission, attempt, status)
         return Delivered("submission pushed")
 

@@ -3,6 +3,7 @@ problem responses; the Idempotency-Key; the signed receipt returned once stored 
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 
@@ -10,7 +11,11 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.delivery.envelope import open_envelope
+from gateway.delivery.models import Sender, SubmissionRequest
+from gateway.delivery.services import Submissions
+from gateway.delivery.store import DeliveryQueue, DeliveryStore
 from gateway.runtime import Runtime
 from tests.gateway.delivery.support import FORM, exchange, party, submit
 
@@ -171,3 +176,52 @@ async def test_another_organisation_cannot_read_a_submission(
     made_up = f"/api/v1/submissions/sbm_{secrets.token_urlsafe(16)}"
     assert (await http.get(made_up, headers=stranger.headers)).status_code == 404
     assert (await http.get(path, headers=ex.recipient.headers)).status_code == 200
+
+
+async def test_the_same_idempotency_key_from_two_clients_makes_two_submissions(
+    http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str]
+) -> None:
+    # The submission id is derived from the client and the key: each client has its own.
+    key = str(uuid.uuid4())
+    first = await exchange(http, runtime, admin_headers)
+    second = await exchange(http, runtime, admin_headers)
+    one = await submit(http, first.sender.headers, first.request(), key)
+    other = await submit(http, second.sender.headers, second.request(), key)
+    assert one.status_code == other.status_code == 202
+    assert "idempotent-replayed" not in other.headers
+    assert one.json()["id"] != other.json()["id"]
+
+
+async def test_only_a_push_recipient_s_submissions_go_on_the_push_queue(
+    http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str]
+) -> None:
+    ex = await exchange(http, runtime, admin_headers)
+    queue = DeliveryQueue(runtime.redis, name=f"test-{secrets.token_hex(4)}")
+    delivery = runtime.delivery
+    submissions = Submissions(
+        DeliveryStore(runtime.redis),
+        queue,
+        delivery.registry,
+        runtime.clock,
+        runtime.evidence,
+        keys=runtime.keys,
+        subjects=runtime.subjects,
+        clients=runtime.clients,
+        client_keys=runtime.client_keys,
+        box=SecretBox.load(runtime.settings.pki_dir / DATA_KEY_FILE_NAME),
+        issuer=runtime.settings.issuer,
+    )
+    sender = Sender(ex.sender.kit.client.client_id, ex.sender.org_id)
+    pulled = await submissions.submit(sender, SubmissionRequest(**ex.request()), "pull-" * 4)
+    assert await queue.length() == 0  # a pull recipient: nothing to push
+    assert (await submissions.stored(pulled.submission.id)) is not None
+    answer = await http.put(
+        f"/admin/v1/recipients/{ex.recipient.org_id}",
+        json={"mode": "push", "endpoint": "https://back-office.example/hooks"},
+        headers=admin_headers,
+    )
+    assert answer.status_code == 200, answer.text
+    pushed = await submissions.submit(sender, SubmissionRequest(**ex.request()), "push-" * 4)
+    await queue.ensure_group()
+    jobs = [json.loads(entry.data or "null") for entry in await queue.read_new("test", 10, None)]
+    assert [job["submission"] for job in jobs] == [pushed.submission.id]
