@@ -209,8 +209,8 @@ class PaymentService:
         when an ``Idempotency-Key`` repeat found it. ``citizen`` is the signed-in citizen it
         is for, when the council sent their access token.
 
-        Without an ``Idempotency-Key`` this is one round trip to the store (the payment, its
-        first event and both indexes, pipelined) besides the evidence log."""
+        One round trip to the store (the payment, its first event and both indexes,
+        pipelined) besides the evidence log, and one more to claim an ``Idempotency-Key``."""
         provider = self._providers.get(account.mode)
         if provider is None:
             raise AccountNotConfiguredError(
@@ -218,6 +218,7 @@ class PaymentService:
                 "ask the GovConnect operator to configure a live provider."
             )
         payment_id = new_pay_id()
+        repeat = False  # an earlier request with this Idempotency-Key holds the id
         if idempotency_key is not None:
             claim = json.dumps({"digest": new.digest, "payment_id": payment_id})
             held = await self._store.claim_idempotency(account.id, idempotency_key, claim)
@@ -230,6 +231,7 @@ class PaymentService:
                         header="Idempotency-Key",
                     )
                 payment_id = earlier["payment_id"]
+                repeat = True
         now = self._clock.now()
         token = secrets.token_urlsafe(32)
         doc = {
@@ -260,19 +262,19 @@ class PaymentService:
             "link": self._box.seal(token.encode(), context=f"payment-link:{payment_id}"),
         }
         created_ms = int(now.timestamp() * 1000)
-        if idempotency_key is None:
+        if not repeat:
+            # A fresh id, or one whose Idempotency-Key claim this request just won: written
+            # and indexed in one round trip, and known without reading it back.
             created = await self._store.create_indexed(
                 payment_id, account.id, created_ms, fields, _event(Status.CREATED, now)
             )
-            payment = self._decode(payment_id, {k: str(v) for k, v in fields.items()})
+            if created:
+                payment = self._decode(payment_id, {k: str(v) for k, v in fields.items()})
+            else:  # a repeat of this request raced ahead and wrote it first
+                payment = await self._indexed(account, payment_id)
         else:
             created = await self._store.create(payment_id, fields, _event(Status.CREATED, now))
-            found = await self._read(payment_id)
-            if found is None or found.account_id != account.id:
-                raise PaymentNotFoundError("The payment could not be created. Try again.")
-            payment = found
-            # Every holder of the claim indexes it (same member, same score): crash-safe.
-            await self._store.index(account.id, payment.id, int(payment.created.timestamp() * 1000))
+            payment = await self._indexed(account, payment_id)
         if created:
             await self._record(
                 account.actor,
@@ -281,6 +283,16 @@ class PaymentService:
                 {"account": account.id, "amount": new.amount},
             )
         return payment, created
+
+    async def _indexed(self, account: PaymentAccount, payment_id: str) -> Payment:
+        """The payment created under this account's Idempotency-Key claim, as stored, indexed
+        by its stored creation time: every holder of the claim indexes it (the same member
+        and score), so a crash between writing and indexing is mended by any repeat."""
+        found = await self._read(payment_id)
+        if found is None or found.account_id != account.id:
+            raise PaymentNotFoundError("The payment could not be created. Try again.")
+        await self._store.index(account.id, found.id, int(found.created.timestamp() * 1000))
+        return found
 
     async def find(self, payment_id: str) -> Payment | None:
         """Any account's payment by id (for the gateway's own callers, never the API)."""

@@ -287,8 +287,9 @@ class PaymentStore:
         fields: Mapping[str, str | int],
         event: Mapping[str, Any],
     ) -> bool:
-        """:meth:`create` and :meth:`index` in one round trip, for a fresh random id (no
-        ``Idempotency-Key``), which no other request can be writing."""
+        """:meth:`create` and :meth:`index` in one round trip; False if the id exists already
+        (a concurrent repeat under the same ``Idempotency-Key`` wrote it first: the caller
+        then indexes it again with the stored creation time)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             await queue_script(
                 pipe,
