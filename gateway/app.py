@@ -125,12 +125,13 @@ def create_app(
     web_routes.install(app)
     https_issuer = urlsplit(settings.issuer).scheme == "https"
     # Request ids, body limit, security headers, access log and metrics are one layer, which
-    # also serves POST /token without FastAPI's routing (docs/performance.md).
+    # also serves POST /token and POST /api/v1/submissions without FastAPI's routing
+    # (docs/performance.md).
     app.add_middleware(
         EdgeMiddleware,
         https_issuer=https_issuer,
         limit=settings.max_request_bytes,
-        direct=token_routes.DIRECT,
+        direct={**token_routes.DIRECT, **delivery_routes.DIRECT},
     )
     if settings.trusted_proxies:
         # NOTE: X-Forwarded-For is believed only from these addresses; from anyone else the

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from gateway.app import create_app
 from gateway.core.http import DirectEndpoint, EdgeMiddleware
+from gateway.core.settings import Settings
 from tests.support.servers import free_port, wait_until_ready
 
 
@@ -54,3 +57,19 @@ def serving(app: FastAPI, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@asynccontextmanager
+async def direct_and_routed(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Clients of two real servers of the app built from ``settings``: the first with its
+    edge middleware's direct endpoints, the second without them (FastAPI routes every
+    request), so a test can send both the same request and compare the answers."""
+    with (
+        serving(create_app(settings)) as direct,
+        serving(with_direct(create_app(settings), {})) as routed,
+    ):
+        async with (
+            httpx.AsyncClient(base_url=direct) as to_direct,
+            httpx.AsyncClient(base_url=routed) as to_routed,
+        ):
+            yield to_direct, to_routed

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from gateway.app import create_app
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime
 from gateway.tokens.models import TOKEN_PATH
-from tests.gateway.core.support import serving, with_direct
+from tests.gateway.core.support import direct_and_routed
 from tests.gateway.tokens.support import Kit, secret_client
 
 LIMIT = 4096
@@ -42,23 +41,9 @@ def limited(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def servers(limited: Settings) -> Iterator[tuple[str, str]]:
-    """The base URLs of the app as built (direct) and of the app without direct endpoints."""
-    with (
-        serving(create_app(limited)) as direct,
-        serving(with_direct(create_app(limited), {})) as routed,
-    ):
-        yield direct, routed
-
-
-@pytest.fixture(scope="module")
-async def clients(servers: tuple[str, str]) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
-    direct, routed = servers
-    async with (
-        httpx.AsyncClient(base_url=direct) as to_direct,
-        httpx.AsyncClient(base_url=routed) as to_routed,
-    ):
-        yield to_direct, to_routed
+async def clients(limited: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    async with direct_and_routed(limited) as both_clients:
+        yield both_clients
 
 
 @pytest.fixture

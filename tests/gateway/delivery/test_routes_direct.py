@@ -1,0 +1,117 @@
+"""POST /api/v1/submissions served directly by the edge middleware answers as the FastAPI
+route does: two real servers of the same app, one with the direct dispatch and one without
+it, get the same requests and give the same statuses, headers and documents."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.core.http import EdgeMiddleware
+from gateway.core.settings import Settings
+from gateway.runtime import Runtime
+from tests.gateway.core.support import direct_and_routed
+from tests.gateway.delivery.support import Exchange, exchange
+
+PATH = "/api/v1/submissions"
+LIMIT = 64 * 1024
+# What differs between any two answers, whichever path served them.
+VARYING_HEADERS = {"date", "x-request-id", "location", "content-length"}
+
+
+@pytest.fixture(scope="module")
+async def clients(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    limited = settings.model_copy(update={"max_request_bytes": LIMIT})
+    async with direct_and_routed(limited) as both_clients:
+        yield both_clients
+
+
+def _comparable(response: httpx.Response) -> dict[str, Any]:
+    headers = sorted(
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name not in VARYING_HEADERS
+    )
+    document = response.json()
+    if response.status_code == 202:  # a new submission each: its ids and times differ
+        body: Any = sorted(document)
+    else:
+        assert document["request_id"] == response.headers["x-request-id"]
+        body = {k: v for k, v in document.items() if k != "request_id"}
+    return {"status": response.status_code, "headers": headers, "body": body}
+
+
+async def _both(clients: tuple[httpx.AsyncClient, ...], **request: Any) -> dict[str, Any]:
+    """The same request (each with its own Idempotency-Key) to both servers."""
+    answers = []
+    for client in clients:
+        headers = {**request.get("headers", {}), "Idempotency-Key": str(uuid.uuid4())}
+        sent = await client.post(PATH, **{**request, "headers": headers})
+        answers.append(_comparable(sent))
+    assert answers[0] == answers[1]
+    return answers[0]
+
+
+@pytest.fixture
+async def ex(http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str]) -> Exchange:
+    return await exchange(http, runtime, admin_headers)
+
+
+async def test_an_accepted_submission_is_answered_alike(
+    clients: tuple[httpx.AsyncClient, ...], ex: Exchange
+) -> None:
+    answer = await _both(clients, json=ex.request(), headers=ex.sender.headers)
+    assert answer["status"] == 202
+    assert {"id", "receipt", "payload_sha256"} <= set(answer["body"])
+
+
+@pytest.mark.parametrize(
+    ("what", "status"),
+    [
+        ("no token", 401),
+        ("a forged token", 401),
+        ("a body the schema refuses", 400),
+        ("an unknown service", 404),
+        ("a body over the request limit", 413),
+        ("malformed JSON", 422),
+    ],
+)
+async def test_each_refusal_is_the_same_problem_document(
+    clients: tuple[httpx.AsyncClient, ...], ex: Exchange, what: str, status: int
+) -> None:
+    headers = ex.sender.headers
+    request: dict[str, Any] = {"json": ex.request(), "headers": headers}
+    if what == "no token":
+        request["headers"] = {}
+    elif what == "a forged token":
+        request["headers"] = {"Authorization": "Bearer " + ex.sender.token[:-4] + "AAAA"}
+    elif what == "a body the schema refuses":
+        request["json"] = ex.request(body={"unexpected": True})
+    elif what == "an unknown service":
+        request["json"] = ex.request(service="no-such-service")
+    elif what == "a body over the request limit":
+        request["json"] = ex.request(body={"notes": "x" * LIMIT})
+    else:
+        request = {
+            "content": b"{not json",
+            "headers": {**headers, "Content-Type": "application/json"},
+        }
+    answer = await _both(clients, **request)
+    assert answer["status"] == status, answer
+    assert answer["body"]["type"].startswith("urn:govconnect:problem:")
+
+
+def test_the_app_serves_submissions_directly(settings: Settings) -> None:
+    """The edge middleware of the app as built holds the direct submissions endpoint."""
+    middleware = create_app(settings).user_middleware
+    factories: list[object] = [m.cls for m in middleware]
+    [edge] = [
+        m for m, factory in zip(middleware, factories, strict=True) if factory is EdgeMiddleware
+    ]
+    direct = edge.kwargs["direct"]
+    assert isinstance(direct, dict) and ("POST", PATH) in direct
