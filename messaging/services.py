@@ -27,7 +27,7 @@ import builtins
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -188,6 +188,9 @@ class Access:
     kind: ReaderKind
     actor: str  # the evidence log's actor: "account:<id>" or "client:<id>"
     relationship_id: str | None = None
+    # The messages' stored fields (sealed), read with the conversation for the open, reply or
+    # download that follows the check; None reads them again.
+    rows: tuple[dict[str, str], ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def side(self) -> Side:
@@ -257,6 +260,7 @@ class Messaging:
         self._notifier = notifier
         self.settings = settings
         self.live = live
+        self._organisation_names: dict[str, str] = {}
 
     # --- teams ----------------------------------------------------------------------------
 
@@ -684,28 +688,34 @@ class Messaging:
 
     # --- access ---------------------------------------------------------------------------
 
-    async def _load(self, conversation_id: str) -> tuple[Conversation, Team]:
+    async def _load(
+        self, conversation_id: str
+    ) -> tuple[Conversation, Team, tuple[dict[str, str], ...]]:
+        """The conversation, its team and its messages' stored fields, in one or two round
+        trips (:meth:`MessagingStore.thread`). The messages are read with the conversation,
+        before the caller's check, so that opening it costs no further trip; nothing of them
+        leaves this process unless the check passes."""
         if not looks_like_id(conversation_id, CONVERSATION_PREFIX):
             raise _not_found()
-        found = await self._store.conversation(conversation_id)
+        found = await self._store.thread(conversation_id)
         if found is None:
             raise _not_found()
-        conversation = found[0]
-        team = await self._store.team(conversation.team_id)
+        conversation, team, rows = found
         if team is None:
             raise _not_found()
-        return conversation, team
+        return conversation, team, tuple(rows)
 
     async def as_citizen(self, account_id: str, conversation_id: str) -> Access:
         """The citizen the conversation is with, or a member of its business."""
-        conversation, team = await self._load(conversation_id)
+        conversation, team, rows = await self._load(conversation_id)
         owner = conversation.owner
-        if owner.kind is OwnerKind.CITIZEN and owner.id == account_id:
-            return Access(conversation, team, ReaderKind.OWNER, account_actor(account_id))
-        if owner.kind is OwnerKind.BUSINESS and (
-            await self._businesses.membership(owner.id, account_id) is not None
+        if (owner.kind is OwnerKind.CITIZEN and owner.id == account_id) or (
+            owner.kind is OwnerKind.BUSINESS
+            and await self._businesses.membership(owner.id, account_id) is not None
         ):
-            return Access(conversation, team, ReaderKind.OWNER, account_actor(account_id))
+            return Access(
+                conversation, team, ReaderKind.OWNER, account_actor(account_id), rows=rows
+            )
         raise _not_found()
 
     async def relationship(self, account_id: str, relationship_id: str) -> UsableClient:
@@ -721,7 +731,7 @@ class Messaging:
         """An agent user acting for the citizen under an active relationship for the
         conversation's service."""
         usable = await self.relationship(account_id, relationship_id)
-        conversation, team = await self._load(conversation_id)
+        conversation, team, rows = await self._load(conversation_id)
         client = await self._agents.client_of(usable.relationship_id)
         if conversation.service != usable.service or conversation.owner != Owner(
             OwnerKind.CITIZEN, client
@@ -733,28 +743,30 @@ class Messaging:
             ReaderKind.DELEGATE,
             account_actor(account_id),
             usable.relationship_id,
+            rows,
         )
 
     async def as_staff(self, account_id: str, conversation_id: str) -> Access:
-        conversation, team = await self._load(conversation_id)
+        conversation, team, rows = await self._load(conversation_id)
         if not await self._store.is_staff(team.id, account_id):
             raise _not_found()
-        return Access(conversation, team, ReaderKind.STAFF, account_actor(account_id))
+        return Access(conversation, team, ReaderKind.STAFF, account_actor(account_id), rows=rows)
 
     async def as_council(self, council: Council, conversation_id: str) -> Access:
-        conversation, team = await self._load(conversation_id)
+        conversation, team, rows = await self._load(conversation_id)
         if team.organisation_id != council.organisation_id:
             raise _not_found()
-        return Access(conversation, team, ReaderKind.SYSTEM, council.actor)
+        return Access(conversation, team, ReaderKind.SYSTEM, council.actor, rows=rows)
 
     # --- reading --------------------------------------------------------------------------
 
     async def _metas(self, access: Access) -> builtins.list[tuple[MessageMeta, dict[str, str]]]:
         """The messages the reader may see: on the citizen's side, those still in view."""
         conversation_id = access.conversation.id
-        rows = await self._store.messages(
-            conversation_id, await self._store.message_ids(conversation_id)
-        )
+        rows = access.rows
+        if rows is None:
+            ids = await self._store.message_ids(conversation_id)
+            rows = tuple(await self._store.messages(conversation_id, ids))
         now = self._clock.now()
         found = [(MessageMeta.from_fields(r), r) for r in rows]
         if access.side is Side.CITIZEN:
@@ -791,24 +803,22 @@ class Messaging:
             for m in messages
             if m.meta.side is not access.side and m.meta.read_at is None and not m.meta.destroyed
         ]
-        for message_id in receipts:
-            await self._store.mark_read(
-                access.conversation.id, message_id, now, access.actor, access.side
+        if receipts:
+            # The receipts as stored: this reader's, or a concurrent first reader's.
+            rows = await self._store.mark_read(
+                access.conversation.id, receipts, now, access.actor, access.side
             )
-        if receipts:
             await self._changed(access.conversation, access.team, access.side, message=False)
-        if access.logged:
-            await self._record_read(access, [m.meta.id for m in messages])
-        # Fresh state (receipts, assignment) for the page that shows it.
-        conversation, _ = await self._load(access.conversation.id)
-        if receipts:
-            metas = await self._metas(access)
-            read = {m.id: m for m, _ in metas}
+            read = {m.id: m for m in map(MessageMeta.from_fields, rows)}
             messages = [
                 Message(read.get(m.meta.id, m.meta), m.body, m.attachments) for m in messages
             ]
+        if access.logged:
+            await self._record_read(access, [m.meta.id for m in messages])
+        # The conversation as the access check read it, not read again: receipts change only
+        # the messages and the unread counts, which a thread does not show.
         return Thread(
-            conversation,
+            access.conversation,
             access.team,
             await self._organisation_name(access.team.organisation_id),
             tuple(messages),
@@ -890,12 +900,13 @@ class Messaging:
         found: list[Summary] = []
         for owner in owners:
             ids, archived, deleted = await self._store.box(owner, INBOX_LIMIT)
-            for conversation_id in ids:
-                loaded = await self._store.conversation(conversation_id)
-                team = await self._store.team(loaded[0].team_id) if loaded else None
-                if loaded is None or team is None:
+            loaded = await self._store.conversations(ids) if ids else []
+            teams = await self._store.teams_by_id(c.team_id for c, _ in loaded)
+            for conversation, unread in loaded:
+                conversation_id = conversation.id
+                team = teams.get(conversation.team_id)
+                if team is None:
                     continue
-                conversation, unread = loaded
                 folder = Folder.INBOX
                 if side is Side.CITIZEN:
                     # Whole conversations leave the view once their newest message has.
@@ -1060,10 +1071,16 @@ class Messaging:
                 return Rewrapped(current, rewrapped, tuple(unreadable))
 
     async def _organisation_name(self, organisation_id: str) -> str:
-        try:
-            return (await self._organisations.get(organisation_id)).name
-        except OrganisationError:
-            return "your council"
+        """The name a reader sees the council by. Remembered per process: an organisation's
+        name never changes (gateway/organisations has no rename), and every open shows it."""
+        name = self._organisation_names.get(organisation_id)
+        if name is None:
+            try:
+                name = (await self._organisations.get(organisation_id)).name
+            except OrganisationError:
+                return "your council"
+            self._organisation_names[organisation_id] = name
+        return name
 
 
 def _request_digest(request: dict[str, Any], files: builtins.list[CheckedFile]) -> str:

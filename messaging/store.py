@@ -39,14 +39,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from redis.typing import EncodableT, FieldT
 
 from gateway.core.keyspace import tagged
-from gateway.core.redis import RedisClient
+from gateway.core.redis import RedisClient, RedisPipeline, queue_script
 from messaging.models import Conversation, Folder, Owner, Side, Team
 
 TEAMS = tagged("msgteams", "teams")
@@ -58,6 +58,11 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 # a browser reconnecting with Last-Event-ID; a page older than that is told something changed.
 LIVE_MAXLEN = 100
 LIVE_KEEP_SECONDS = 3600
+# What thread() remembers of the conversations it read, as a guess of the keys to read next
+# time: this many conversations (the least recently read forgotten first), this many message
+# ids each.
+GUESSED_CONVERSATIONS = 4096
+GUESSED_MESSAGES = 16
 _MESSAGE_FIELDS = ("meta", "key", "body", "read_at", "read_by", "destroyed_at")
 
 
@@ -195,6 +200,8 @@ class MessagingStore:
         self._take = redis.register_script(_TAKE)
         self._swap_key = redis.register_script(_SWAP_KEY)
         self._open_stream = redis.register_script(_OPEN_STREAM)
+        # conversation id → (team id, first message ids) last read: see thread().
+        self._guesses: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     # --- teams ------------------------------------------------------------------------------
 
@@ -204,6 +211,13 @@ class MessagingStore:
     async def team(self, team_id: str) -> Team | None:
         raw = await self._redis.hget(TEAMS, team_id)
         return Team.from_json(json.loads(raw)) if raw else None
+
+    async def teams_by_id(self, team_ids: Iterable[str]) -> dict[str, Team]:
+        """The teams of those ids that exist (one ``HMGET``)."""
+        wanted = sorted(set(team_ids))
+        rows = await self._redis.hmget(TEAMS, wanted) if wanted else []
+        teams = (Team.from_json(json.loads(raw)) for raw in rows if raw)
+        return {team.id: team for team in teams}
 
     async def teams(self) -> list[Team]:
         rows = await self._redis.hvals(TEAMS)
@@ -260,13 +274,67 @@ class MessagingStore:
         self, conversation_id: str
     ) -> tuple[Conversation, dict[str, int]] | None:
         """The conversation and its unread counts per side."""
-        # The connection decodes responses (gateway.core.redis.connect): every value is str.
-        row = await self._redis.hgetall(_conversation(conversation_id))
-        fields = {str(k): str(v) for k, v in row.items()}
-        if "record" not in fields or "updated_at" not in fields:
+        return _conversation_of(await self._redis.hgetall(_conversation(conversation_id)))
+
+    async def conversations(
+        self, conversation_ids: Iterable[str]
+    ) -> list[tuple[Conversation, dict[str, int]]]:
+        """Those of the conversations that exist, in order, with their unread counts (as
+        :meth:`conversation`): one round trip. Many slots, so not a transaction: on a
+        cluster each node gets its part."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hgetall(_conversation(conversation_id))
+            rows = await pipe.execute()
+        return [found for found in map(_conversation_of, rows) if found is not None]
+
+    async def thread(
+        self, conversation_id: str
+    ) -> tuple[Conversation, Team | None, list[dict[str, str]]] | None:
+        """The conversation, its team, and the stored fields of each of its messages (as
+        :meth:`messages`), in one round trip when this process read it before, else two.
+
+        The keys of the team and of the messages come from the conversation's record and
+        message list, so a first read needs them before it can ask for the rest. The team
+        and message ids last seen are remembered (per process, a bounded number) only as a
+        guess of those keys: the same pipeline reads the record and the list, and whatever
+        the guess missed (a new message; more than it keeps) is read in a second trip.
+        Values are never remembered. Two slots (the conversation's and the teams'), so not
+        a transaction: on a cluster each node gets its part."""
+        team_id, known = self._guesses.get(conversation_id, ("", ()))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(_conversation(conversation_id))
+            pipe.lrange(_message_list(conversation_id), 0, -1)
+            if team_id:
+                pipe.hget(TEAMS, team_id)
+            _read_messages(pipe, conversation_id, known)
+            answers = await pipe.execute()
+        loaded = _conversation_of(answers[0])
+        if loaded is None:
+            self._guesses.pop(conversation_id, None)
             return None
-        unread = {side.value: int(fields.get(f"unread:{side.value}", 0)) for side in Side}
-        return Conversation.from_fields(fields), unread
+        conversation = loaded[0]
+        ids = [str(i) for i in answers[1]]
+        raw_team = answers[2] if team_id else None
+        rows = answers[3:] if team_id else answers[2:]
+        if team_id != conversation.team_id or ids[: len(known)] != list(known):
+            team_id, rows = "", []  # a wrong guess: read everything again
+        missing = ids[len(rows) :]
+        if missing or not team_id:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if not team_id:
+                    pipe.hget(TEAMS, conversation.team_id)
+                _read_messages(pipe, conversation_id, missing)
+                more = await pipe.execute()
+            if not team_id:
+                raw_team, *more = more
+            rows += more
+        self._guesses.pop(conversation_id, None)  # to the end: the least recently read go first
+        if len(self._guesses) >= GUESSED_CONVERSATIONS:
+            self._guesses.pop(next(iter(self._guesses)))
+        self._guesses[conversation_id] = (conversation.team_id, tuple(ids[:GUESSED_MESSAGES]))
+        team = Team.from_json(json.loads(raw_team)) if raw_team else None
+        return conversation, team, _message_rows(rows)
 
     async def set_conversation(self, conversation_id: str, **fields: str) -> None:
         mapping: dict[FieldT, EncodableT] = dict(fields.items())
@@ -298,17 +366,10 @@ class MessagingStore:
 
     async def messages(self, conversation_id: str, ids: Iterable[str]) -> list[dict[str, str]]:
         """The stored fields of each message (without attachment contents), in order."""
-        wanted = list(ids)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for message_id in wanted:
-                pipe.hmget(message_key(conversation_id, message_id), _MESSAGE_FIELDS)
+            _read_messages(pipe, conversation_id, ids)
             rows = await pipe.execute()
-        found = []
-        for row in rows:
-            fields = {n: str(v) for n, v in zip(_MESSAGE_FIELDS, row, strict=True) if v is not None}
-            if "meta" in fields:
-                found.append(fields)
-        return found
+        return _message_rows(rows)
 
     async def message(self, conversation_id: str, message_id: str) -> dict[str, str] | None:
         rows = await self.messages(conversation_id, [message_id])
@@ -326,11 +387,19 @@ class MessagingStore:
         return str(key), str(sealed)
 
     async def mark_read(
-        self, conversation_id: str, message_id: str, at: datetime, by: str, side: Side
-    ) -> bool:
-        """Set the read receipt if this is the first open; True if it was."""
-        keys = [_conversation(conversation_id), message_key(conversation_id, message_id)]
-        return bool(await self._mark_read(keys=keys, args=[at.isoformat(), by, f"unread:{side}"]))
+        self, conversation_id: str, message_ids: Sequence[str], at: datetime, by: str, side: Side
+    ) -> list[dict[str, str]]:
+        """Set each message's read receipt where this is its first open, then read the
+        messages' stored fields (as :meth:`messages`) with the receipt as it now is, this
+        reader's or an earlier one's: one round trip, in the conversation's slot."""
+        args = [at.isoformat(), by, f"unread:{side}"]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message_id in message_ids:
+                keys = [_conversation(conversation_id), message_key(conversation_id, message_id)]
+                await queue_script(pipe, self._mark_read, keys, args)
+            _read_messages(pipe, conversation_id, message_ids)
+            answers = await pipe.execute()
+        return _message_rows(answers[len(message_ids) :])
 
     async def replace_key(self, conversation_id: str, message_id: str, old: str, new: str) -> bool:
         """Swap the wrapped data key, unless it changed meanwhile (or was destroyed)."""
@@ -477,6 +546,31 @@ class MessagingStore:
 
     async def close_stream(self, account_id: str, session_handle: str, stream_id: str) -> None:
         await self._redis.zrem(_live_open(account_id, session_handle), stream_id)
+
+
+def _conversation_of(row: Mapping[Any, Any]) -> tuple[Conversation, dict[str, int]] | None:
+    """The conversation and its unread counts per side from its hash (``HGETALL``)."""
+    # The connection decodes responses (gateway.core.redis.connect): every value is str.
+    fields = {str(k): str(v) for k, v in row.items()}
+    if "record" not in fields or "updated_at" not in fields:
+        return None
+    unread = {side.value: int(fields.get(f"unread:{side.value}", 0)) for side in Side}
+    return Conversation.from_fields(fields), unread
+
+
+def _read_messages(pipe: RedisPipeline, conversation_id: str, ids: Iterable[str]) -> None:
+    for message_id in ids:
+        pipe.hmget(message_key(conversation_id, message_id), _MESSAGE_FIELDS)
+
+
+def _message_rows(rows: Iterable[list[Any]]) -> list[dict[str, str]]:
+    """The messages' fields from ``HMGET`` answers, leaving out any not (or no longer) there."""
+    found = []
+    for row in rows:
+        fields = {n: str(v) for n, v in zip(_MESSAGE_FIELDS, row, strict=True) if v is not None}
+        if "meta" in fields:
+            found.append(fields)
+    return found
 
 
 def _pair(member: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from messaging.errors import (
     RecipientNotFoundError,
 )
 from messaging.models import Council, NewConversation, NewReply, Recipient, Side, Upload
-from messaging.store import message_key
+from messaging.store import GUESSED_MESSAGES, message_key
 from tests.messaging.support import PDF, new_citizen, new_council, new_staff, write_to
 from tests.trust_levels.agents.support import SERVICE, accepted, agency, signed_in_at, staff
 from tests.trust_levels.businesses.support import person
@@ -47,6 +47,57 @@ async def test_a_citizen_reads_the_councils_message_and_the_council_sees_it_was_
         await messaging.as_council(kit.council, sent.conversation.id), None
     )
     assert council.messages[0].meta.read_at == message.meta.read_at
+
+
+async def test_one_open_sets_every_receipt_and_the_inbox_counts_them_read(
+    runtime: Runtime,
+) -> None:
+    kit, citizen = await new_council(runtime), await new_citizen(runtime)
+    sent = await write_to(runtime, kit, citizen, "First letter.")
+    messaging = runtime.messaging
+    await messaging.council_reply(
+        kit.council, sent.conversation.id, NewReply(body="Second letter."), [], "key-2nd-letter"
+    )
+    [before] = [
+        s for s in await messaging.inbox(citizen.id) if s.conversation.id == sent.conversation.id
+    ]
+    assert before.unread == 2
+    access = await messaging.as_citizen(citizen.id, sent.conversation.id)
+    thread = await messaging.open(access, signed_in_at(runtime.clock.now(), LOW))
+    assert [m.body for m in thread.messages] == ["First letter.", "Second letter."]
+    assert {m.meta.read_by for m in thread.messages} == {f"account:{citizen.id}"}
+    [after] = [
+        s for s in await messaging.inbox(citizen.id) if s.conversation.id == sent.conversation.id
+    ]
+    assert after.unread == 0
+    council = await messaging.open(
+        await messaging.as_council(kit.council, sent.conversation.id), None
+    )
+    assert [m.meta.read_at for m in council.messages] == [m.meta.read_at for m in thread.messages]
+
+
+async def test_a_conversation_opened_again_shows_every_message_written_since(
+    runtime: Runtime,
+) -> None:
+    """The store remembers which keys it read (the team, the first message ids) as a guess
+    for the next read: messages written after it, and more than it keeps, are read too."""
+    kit, citizen = await new_council(runtime), await new_citizen(runtime)
+    sent = await write_to(runtime, kit, citizen, "Letter 0")
+    messaging = runtime.messaging
+    bodies = ["Letter 0"]
+    for n in range(1, GUESSED_MESSAGES + 3):
+        opened = await messaging.open(
+            await messaging.as_council(kit.council, sent.conversation.id), None
+        )
+        assert [m.body for m in opened.messages] == bodies
+        assert opened.team == kit.team
+        bodies.append(f"Letter {n}")
+        await messaging.council_reply(
+            kit.council, sent.conversation.id, NewReply(body=bodies[-1]), [], f"key-letter-{n}"
+        )
+    access = await messaging.as_citizen(citizen.id, sent.conversation.id)
+    thread = await messaging.open(access, signed_in_at(runtime.clock.now(), LOW))
+    assert [m.body for m in thread.messages] == bodies
 
 
 async def test_a_citizens_reply_reaches_the_team_and_staff_opening_it_is_logged(
