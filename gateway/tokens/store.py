@@ -201,9 +201,11 @@ class TokenStore:
         await self._redis.set(revoked_access_key(grant_id, jti), "1", ex=max(1, ttl_seconds))
 
     async def access_revoked(self, grant_id: str, jti: str) -> FamilyRead:
-        """The family of an access token, ``revoked`` if the grant or this token is."""
+        """The family of an access token, ``revoked`` if the grant or this token is. Both
+        are only read, so one plain pipeline does (no ``MULTI``/``EXEC``: two commands fewer
+        on every API call): a revocation landing between the two reads is seen by the next."""
         key = family_key(grant_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(key, ["record", "revoked"])
             pipe.exists(revoked_access_key(grant_id, jti))
             (record, family_revoked), token_revoked = await pipe.execute()
