@@ -51,19 +51,19 @@ WORK: dict[str, str] = {
     "fsynced, and an access token signed",
     "login": "argon2id (m=19 MiB, t=2) for every password, run off the event loop: CPU, so at "
     "most one sign-in per core per hash time",
-    "submit": "JSON Schema validation, two signatures, and several fsynced writes (the body, "
-    "the signed envelope and receipt, the evidence log, the idempotency record, the queue)",
+    "submit": "the access token's check, JSON Schema validation, two signatures, and fsynced "
+    "writes (the submission with its envelope and receipt, which is also its Idempotency-Key's "
+    "record, the evidence log, the recipient's inbox), served directly by the edge middleware",
     "deliver": "submit's work plus the push worker's: the webhook signature, one HTTP POST and "
     "the state writes per submission; latency is the backlog once it falls behind the rate",
-    "pay-create": "the API key's check, the payment and its idempotency record written "
-    "(fsynced), and the routing of the nested payment router",
+    "pay-create": "the API key's check and rate limit, the payment with its first event and "
+    "indexes written in one fsynced round trip, and the evidence log",
     "sessions": "Redis memory alone: the session hash (a hashtable once one field outgrows "
     "`hash-max-listpack-value`) and its entry in the account's index",
-    "inbox-open": "the access token's ES256 verification, the client, conversation, team and "
-    "message read from Redis one round trip at a time, the data key unwrapped and the body "
-    "opened (AES-256-GCM, microseconds), the `message.read` evidence entry chained after the "
-    "last (fsynced), the conversation read again for the answer, and the routing of the nested "
-    "messaging router",
+    "inbox-open": "the access token's check (its signature remembered, its revocation read), "
+    "the client, then the conversation, team and messages in one pipeline, the data key "
+    "unwrapped and the body opened (AES-256-GCM, microseconds), and the `message.read` "
+    "evidence entry chained after the last (fsynced)",
 }
 PEER_WORK = "one Node.js process: the client looked up in memory, an ES256 token signed"
 # A gateway busy this share of its cores is bound by its own CPU.
