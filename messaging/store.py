@@ -396,7 +396,7 @@ class MessagingStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for message_id in message_ids:
                 keys = [_conversation(conversation_id), message_key(conversation_id, message_id)]
-                await queue_script(pipe, self._mark_read, keys, args)
+                queue_script(pipe, self._mark_read, keys, args)
             _read_messages(pipe, conversation_id, message_ids)
             answers = await pipe.execute()
         return _message_rows(answers[len(message_ids) :])

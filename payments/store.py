@@ -291,7 +291,7 @@ class PaymentStore:
         (a concurrent repeat under the same ``Idempotency-Key`` wrote it first: the caller
         then indexes it again with the stored creation time)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            await queue_script(
+            queue_script(
                 pipe,
                 self._create,
                 keys=[payment_key(payment_id), events_key(payment_id)],

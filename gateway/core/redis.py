@@ -386,20 +386,18 @@ def _pop_routing_keys_in_transactions(cluster: redis.asyncio.cluster.RedisCluste
     }
 
 
-async def queue_script(
+def queue_script(
     pipe: RedisPipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
 ) -> None:
     """Queue a registered Lua script in a (non-transactional) pipeline, on any store.
 
-    On a single server the script goes by its SHA (redis-py loads it first if the server lacks
-    it). redis-py's cluster pipeline refuses ``EVALSHA``, since the node a slot lives on may not
-    have the script cached, so there the body goes with ``EVAL`` (Redis caches it by SHA).
-    The script's keys must share one slot, as every multi-key command's must (DESIGN.md §1.3).
+    The body goes with ``EVAL`` (Redis caches it by SHA, and hashing a few hundred bytes costs
+    it microseconds). By SHA, redis-py would first ask the server ``SCRIPT EXISTS`` for every
+    script in the pipeline, a whole extra round trip each time, and its cluster pipeline
+    refuses ``EVALSHA`` anyway, since the node a slot lives on may not have it cached. The
+    script's keys must share one slot, as every multi-key command's must (DESIGN.md §1.3).
     """
-    if isinstance(pipe, redis.asyncio.cluster.ClusterPipeline):
-        pipe.eval(script.script, len(keys), *keys, *args)  # type: ignore[arg-type]
-        return
-    await script(keys=keys, args=args, client=pipe)
+    pipe.eval(script.script, len(keys), *keys, *args)  # type: ignore[arg-type]
 
 
 async def execute_replicated(

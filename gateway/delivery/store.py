@@ -312,7 +312,7 @@ class DeliveryStore:
         submission when it exists already; the inbox and queue entries are then duplicates,
         dropped by id."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            await queue_script(
+            queue_script(
                 pipe,
                 self._create,
                 keys=[

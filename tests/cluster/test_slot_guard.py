@@ -88,7 +88,7 @@ async def test_one_slot_commands_a_queued_script_and_ordinary_errors_pass(
     assert await cluster_client.mget(list(TOGETHER)) == ["1", "2"]
     script = cluster_client.register_script("return redis.call('GET', KEYS[2])")
     async with cluster_client.pipeline(transaction=False) as pipe:
-        await queue_script(pipe, script, list(TOGETHER), [])
+        queue_script(pipe, script, list(TOGETHER), [])
         pipe.get(APART[1])  # a pipeline (not a transaction) may span slots
         assert await pipe.execute() == ["2", None]
     with pytest.raises(ResponseError):
