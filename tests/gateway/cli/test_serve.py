@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,10 +146,9 @@ def test_a_stop_ends_open_live_update_streams_instead_of_waiting_for_them(
         with browser.client.stream("GET", "/messages/events") as stream:
             assert stream.status_code == 200
             assert gateway.process is not None
-            stopping = time.monotonic()
             gateway.process.terminate()
+            # Ends, not hangs for the stream's five-minute lifetime (TimeoutExpired fails).
             gateway.process.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 20)
-        assert time.monotonic() - stopping < GRACEFUL_SHUTDOWN_SECONDS + 20
     finally:
         browser.close()
         gateway.stop()
