@@ -10,8 +10,10 @@ submission id, the same on every retry, so the recipient can drop a duplicate; t
 is fresh at every attempt, so a recipient refuses a replayed old one.
 
 Outbound HTTP goes through an injectable ``httpx`` transport, with a timeout, without
-following redirects and without proxies from the environment; nothing of the answer is read
-but its status.
+following redirects and without proxies from the environment. Of the answer only the status
+counts; a short body is read and dropped so the connection (and its TLS session) carries the
+next push (HTTP/1.1 keep-alive: a connection whose answer was left unread is closed), and a
+long one is cut off at ``ANSWER_READ_LIMIT`` bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from gateway.delivery.errors import WebhookDeliveryError
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 SECRET_BYTES = 32  # Standard Webhooks: secrets of 24 to 64 random bytes
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# The most of an answer's body read to keep its connection (an acknowledgement such as
+# {"stored": "sbm_…"} is tens of bytes); past it the connection is given up instead.
+ANSWER_READ_LIMIT = 16 * 1024
 
 
 def new_secret() -> str:
@@ -96,6 +101,7 @@ class WebhookSender:
         try:
             async with self._http.stream("POST", endpoint, content=body, headers=headers) as answer:
                 status = answer.status_code
+                await _drain(answer)
         except httpx.HTTPError as exc:
             raise WebhookDeliveryError(
                 f"the endpoint could not be reached: {type(exc).__name__}", retryable=True
@@ -108,3 +114,14 @@ class WebhookSender:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+async def _drain(answer: httpx.Response) -> None:
+    """Read and drop the answer's body up to :data:`ANSWER_READ_LIMIT` bytes."""
+    # NOTE: a recipient cannot make the gateway read (or keep) more than the limit: past it
+    # the loop stops and closing the unread answer closes its connection.
+    read = 0
+    async for chunk in answer.aiter_raw():
+        read += len(chunk)
+        if read > ANSWER_READ_LIMIT:
+            return
