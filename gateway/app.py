@@ -131,7 +131,7 @@ def create_app(
         EdgeMiddleware,
         https_issuer=https_issuer,
         limit=settings.max_request_bytes,
-        direct={**token_routes.DIRECT, **delivery_routes.DIRECT},
+        direct={**token_routes.DIRECT, **delivery_routes.DIRECT, **messaging_routes.DIRECT},
     )
     if settings.trusted_proxies:
         # NOTE: X-Forwarded-For is believed only from these addresses; from anyone else the

@@ -27,8 +27,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from gateway.clients.errors import ClientError
-from gateway.core.deps import RuntimeDep
+from gateway.core.deps import RuntimeDep, get_runtime
+from gateway.core.http import DirectEndpoint
 from gateway.oidc.errors import InvalidTokenError
+from gateway.runtime import Runtime
 from gateway.tokens.models import VerifiedAccessToken
 from gateway.tokens.resource import presented_token, require_user
 from messaging import pages
@@ -162,6 +164,21 @@ async def conversations(
 async def conversation(
     conversation_id: Id, council: CouncilDep, runtime: RuntimeDep
 ) -> JSONResponse:
+    """The edge middleware calls :func:`conversation_directly` instead, without FastAPI's
+    routing and dependency resolution (see :data:`DIRECT`); FastAPI serves it too, with the
+    same result."""
+    return await _conversation(conversation_id, council, runtime)
+
+
+async def conversation_directly(request: Request) -> Response:
+    """``GET …/conversations/{conversation_id}`` as :func:`conversation` answers it, for the
+    edge middleware."""
+    runtime = await get_runtime(request)
+    council = await authenticate_council(request, runtime)
+    return await _conversation(request.path_params["conversation_id"], council, runtime)
+
+
+async def _conversation(conversation_id: str, council: Council, runtime: Runtime) -> JSONResponse:
     messaging = runtime.messaging
     thread = await messaging.open(await messaging.as_council(council, conversation_id), None)
     return JSONResponse(thread.to_json(), headers={"Cache-Control": "no-store"})
@@ -183,6 +200,11 @@ async def attachment(
     info, data = await messaging.attachment(access, message_id, attachment_id, None)
     return download(info.filename, info.content_type, data)
 
+
+# The busiest messaging path, served by the edge middleware directly (docs/performance.md).
+DIRECT: dict[tuple[str, str], DirectEndpoint] = {
+    ("GET", PREFIX + "/conversations/{conversation_id}"): conversation_directly
+}
 
 router = APIRouter()
 router.include_router(api)

@@ -49,6 +49,9 @@ HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 NO_STORE = (b"cache-control", b"no-store")
 
 DirectEndpoint = Callable[[Request], Awaitable[Response]]
+# The longest path parameter a direct endpoint takes; FastAPI answers longer ones (ids are
+# shorter: the routes declare Path(max_length=64)).
+MAX_DIRECT_PARAM = 64
 
 
 class EdgeMiddleware:
@@ -66,10 +69,13 @@ class EdgeMiddleware:
       labelled by the route's path template.
 
     ``direct`` maps ``(method, path)`` to an endpoint this layer calls itself, without
-    FastAPI's routing and dependency resolution. The route stays registered with FastAPI
-    (for the OpenAPI document, and as the fallback for a path that does not match exactly,
-    such as one under a ``root_path``). A direct endpoint's errors go through the app's own
-    exception handlers, so its responses are those the routed call gives.
+    FastAPI's routing and dependency resolution. A path may end in one ``{name}`` segment:
+    the segment, when it is 1 to :data:`MAX_DIRECT_PARAM` characters without a ``/``, is the
+    request's path parameter ``name``. The route stays registered with FastAPI (for the
+    OpenAPI document, and as the fallback for a path that does not match, such as one under a
+    ``root_path`` or with a parameter FastAPI's validation would refuse). A direct endpoint's
+    errors go through the app's own exception handlers, so its responses are those the routed
+    call gives.
     """
 
     def __init__(
@@ -83,7 +89,32 @@ class EdgeMiddleware:
         self.app = app
         self.https_issuer = https_issuer
         self.limit = limit
-        self.direct = dict(direct or {})
+        self.direct: dict[tuple[str, str], DirectEndpoint] = {}
+        # (method, path up to the parameter) -> (parameter name, route template, endpoint)
+        self.direct_under: dict[tuple[str, str], tuple[str, str, DirectEndpoint]] = {}
+        for (method, path), endpoint in (direct or {}).items():
+            prefix, brace, name = path.rpartition("/{")
+            if brace and name.endswith("}") and "{" not in prefix:
+                self.direct_under[(method, prefix + "/")] = (name[:-1], path, endpoint)
+            else:
+                self.direct[(method, path)] = endpoint
+
+    def _direct(self, scope: Scope, method: str) -> tuple[DirectEndpoint, str] | None:
+        """The direct endpoint for the request and its route template, setting the path
+        parameter where the template has one."""
+        path: str = scope["path"]
+        endpoint = self.direct.get((method, path))
+        if endpoint is not None:
+            return endpoint, path
+        if not self.direct_under:
+            return None
+        prefix, _, value = path.rpartition("/")
+        found = self.direct_under.get((method, prefix + "/"))
+        if found is None or not 0 < len(value) <= MAX_DIRECT_PARAM:
+            return None
+        name, template, endpoint = found
+        scope["path_params"] = {name: value}
+        return endpoint, template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,7 +130,7 @@ class EdgeMiddleware:
         request_id_value = request_id(incoming_id)
         context = set_request_id(request_id_value)
         method: str = scope.get("method", "")
-        endpoint = self.direct.get((method, scope["path"]))
+        direct = self._direct(scope, method)
         secure = self.https_issuer or scope.get("scheme") == "https"
         id_header = (REQUEST_ID_HEADER, request_id_value.encode())
         status = 500
@@ -128,12 +159,12 @@ class EdgeMiddleware:
             refusal = self._refusal(declared)
             if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
-            elif endpoint is None:
+            elif direct is None:
                 await self.app(scope, counting_receive, send_with_headers)
             else:
-                await _call_direct(endpoint, scope, counting_receive, send_with_headers)
+                await _call_direct(direct[0], scope, counting_receive, send_with_headers)
         finally:
-            route = scope["path"] if endpoint is not None else route_template(scope)
+            route = direct[1] if direct is not None else route_template(scope)
             record_request(method, route, status, time.perf_counter() - started)
             reset_request_id(context)
 

@@ -73,3 +73,39 @@ async def direct_and_routed(settings: Settings) -> AsyncIterator[tuple[httpx.Asy
             httpx.AsyncClient(base_url=routed) as to_routed,
         ):
             yield to_direct, to_routed
+
+
+def comparable(
+    response: httpx.Response,
+    *,
+    varying_headers: frozenset[str] = frozenset({"date", "x-request-id"}),
+    varying_members: frozenset[str] = frozenset({"request_id"}),
+) -> dict[str, Any]:
+    """Everything about a response that must not depend on which path (direct or routed)
+    served it: the status, the headers but ``varying_headers``, and the body (a JSON
+    document without ``varying_members``; a problem's ``request_id`` is checked against the
+    response's header first)."""
+    headers = sorted(
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name not in varying_headers
+    )
+    body: Any = response.content
+    if response.headers.get("content-type", "").endswith("json"):
+        document = response.json()
+        if "request_id" in document:
+            assert document["request_id"] == response.headers["x-request-id"]
+        body = {k: v for k, v in document.items() if k not in varying_members}
+    return {"status": response.status_code, "headers": headers, "body": body}
+
+
+def direct_endpoints(settings: Settings) -> dict[tuple[str, str], DirectEndpoint]:
+    """The direct endpoints of the edge middleware of the app as built."""
+    middleware = create_app(settings).user_middleware
+    factories: list[object] = [entry.cls for entry in middleware]
+    [edge] = [
+        m for m, factory in zip(middleware, factories, strict=True) if factory is EdgeMiddleware
+    ]
+    direct = edge.kwargs["direct"]
+    assert isinstance(direct, dict)
+    return direct

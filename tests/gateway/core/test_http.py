@@ -139,15 +139,21 @@ async def _gone(_: Request) -> Response:
     raise HTTPException(404)
 
 
+async def _echo_item(request: Request) -> Response:
+    return Response(str(request.path_params["item_id"]))
+
+
 @pytest.fixture(scope="module")
 def direct_url(settings: Settings) -> Iterator[str]:
-    """The gateway with three failing endpoints dispatched directly."""
+    """The gateway with three failing endpoints and one with a path parameter dispatched
+    directly."""
     app = with_direct(
         create_app(settings),
         {
             ("POST", "/unexpected"): _unexpected,
             ("POST", "/store"): _store_down,
             ("GET", "/gone"): _gone,
+            ("GET", "/items/{item_id}"): _echo_item,
         },
     )
     with serving(app) as base_url:
@@ -186,6 +192,25 @@ async def test_a_direct_endpoints_http_exception_gets_the_problem_for_its_status
         response = await client.get("/gone")
     assert response.status_code == 404
     assert response.json()["type"] == "urn:govconnect:problem:not-found"
+
+
+async def test_a_direct_path_parameter_is_one_short_segment_labelled_by_its_template(
+    direct_url: str,
+) -> None:
+    """The segment reaches the endpoint; the metrics label is the template, so ids cannot
+    grow the series; a longer path or an over-long segment is left to FastAPI (here a 404)."""
+    async with httpx.AsyncClient(base_url=direct_url) as client:
+        found = await client.get("/items/itm_42")
+        deeper = await client.get("/items/itm_42/more")
+        too_long = await client.get("/items/" + "i" * 65)
+        empty = await client.get("/items/")
+    assert found.status_code == 200 and found.text == "itm_42"
+    assert found.headers["x-content-type-options"] == "nosniff"
+    assert {deeper.status_code, too_long.status_code, empty.status_code} == {404}
+    labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
+    assert REGISTRY.get_sample_value("govconnect_http_requests_total", labels) == 1.0
+    literal = {**labels, "route": "/items/itm_42"}
+    assert REGISTRY.get_sample_value("govconnect_http_requests_total", literal) is None
 
 
 async def test_a_route_that_sets_its_own_cache_control_keeps_it(http: httpx.AsyncClient) -> None:
