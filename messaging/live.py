@@ -4,10 +4,14 @@ by server-sent events (WHATWG HTML Living Standard §9.2), never *what* a messag
 **Publishing.** Each change a page shows — a new message from either side, or a message
 opened for the first time (its read receipt) — is appended to a Redis stream per reader
 account (``{gc:mlive:<account>}``, :mod:`messaging.store`): the citizen or every member of
-the business, and every staff member of the team. An entry holds the conversation id, the
+the business, every staff member of the team, and every agent user who may read a citizen's
+conversation for them at that moment (an active relationship for its service,
+:meth:`~messaging.services.Messaging.as_delegate`). An entry holds the conversation id, the
 side that reader is on, and whether it is news to them (:attr:`Change.NEW`, a message from
-the other side) or only an update (a message from their own side, a read receipt). No
-subject, body, name, reference or count: the page fetches itself again to see what changed.
+the other side) or only an update (a message from their own side, a read receipt); an
+agent's entry also names the relationship it came by, so it shows only on that
+relationship's delegated pages, never on the agent's own inbox. No subject, body, name,
+reference or count: the page fetches itself again to see what changed.
 One stream per reader keeps every write and every read in one slot (Redis Cluster), and a
 reader's page waits on one key whatever inboxes it shows.
 
@@ -74,13 +78,17 @@ class LiveSettings:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """What one open page shows: one side's inboxes, or one conversation on one side."""
+    """What one open page shows: one side's inboxes, or one conversation on one side; an
+    agent's delegated pages, those of one relationship (a reader's own pages, none)."""
 
     side: Side
     conversation_id: str | None = None
+    relationship_id: str | None = None
 
     def shows(self, fields: dict[str, str]) -> bool:
         if fields.get("side") != self.side.value:
+            return False
+        if fields.get("relationship", "") != (self.relationship_id or ""):
             return False
         return self.conversation_id is None or fields.get("conversation") == self.conversation_id
 
@@ -143,9 +151,12 @@ class LiveUpdates:
         message: bool,
         citizens: Iterable[str],
         staff: Iterable[str],
+        delegates: Iterable[tuple[str, str]],
     ) -> None:
         """Tell both sides' readers that the conversation changed: a message written by
-        ``by`` (``message``), or one of ``by``'s readers opening messages for the first time."""
+        ``by`` (``message``), or one of ``by``'s readers opening messages for the first time.
+        ``delegates`` are ``(relationship id, account id)``: agents reading on the citizen's
+        side under that relationship."""
 
         def entry(side: Side) -> dict[str, str]:
             news = message and side is not by
@@ -155,6 +166,10 @@ class LiveUpdates:
         await self._store.signal(
             [(account, entry(Side.CITIZEN)) for account in citizens]
             + [(account, entry(Side.COUNCIL)) for account in staff]
+            + [
+                (account, {**entry(Side.CITIZEN), "relationship": relationship_id})
+                for relationship_id, account in delegates
+            ]
         )
 
     async def position(self, account_id: str) -> str:

@@ -12,10 +12,11 @@ conversation whose messages demand a level above the session's (and every staff 
 CSRF-checked (:func:`~gateway.web.pages.checked_form`), the reply form as
 ``multipart/form-data`` so a file can go with it.
 
-Live updates (:mod:`messaging.live`): the citizen's inbox and conversation pages and the
-staff's have an ``…/events`` stream of server-sent events (WHATWG HTML §9.2) that the page's
-script (``messaging/static/live.js``, ``/messages/live.js``) listens to where JavaScript is
-on. A stream is checked like its page (the same 404 for anything the person may not see) but
+Live updates (:mod:`messaging.live`): every inbox and conversation page — the citizen's, an
+agent's delegated ones and the staff's — has an ``…/events`` stream of server-sent events
+(WHATWG HTML §9.2) that the page's script (``messaging/static/live.js``, ``/messages/live.js``)
+listens to where JavaScript is on. A stream is checked like its page (the same 404 for
+anything the person may not see, for an agent an active relationship for the service) but
 loads the session without counting as the person's activity, so an open page never keeps an
 idle session alive; with no signed-in session it answers 204, which tells the browser to stop
 reconnecting (§9.2.3).
@@ -147,9 +148,7 @@ async def _conversation_page(
     team_staff = await messaging.team_staff(access.team.id) if staff else []
     base = _base(access)
     # Watched from after the open above, so the page's own read receipts are not news to it.
-    live = None
-    if access.kind in (ReaderKind.OWNER, ReaderKind.STAFF):
-        live = await _live(runtime, session, base + "/events", base)
+    live = await _live(runtime, session, base + "/events", base)
     return render(
         request,
         "inbox_conversation.html",
@@ -452,6 +451,7 @@ async def delegated_inbox(
     usable, summaries = await runtime.messaging.delegated_inbox(
         account_of(session), relationship_id
     )
+    base = DELEGATE.format(relationship_id=usable.relationship_id)
     return render(
         request,
         "inbox.html",
@@ -459,8 +459,24 @@ async def delegated_inbox(
         title=message("messaging.delegated_title", client=usable.client_name),
         summaries=summaries,
         folder="delegated",
-        base=DELEGATE.format(relationship_id=relationship_id),
+        base=base,
+        live=await _live(runtime, session, base + "/events", base),
     )
+
+
+@router.get(DELEGATE + "/events")
+async def delegated_inbox_events(
+    request: Request, runtime: RuntimeDep, relationship_id: Id, after: After = None
+) -> Response:
+    """Server-sent events for an agent's open view of a client's conversations: which of
+    them changed, never what was written (the 404 of its page without an active relationship
+    the agent may use). Signed-in session, loaded without counting as activity (none: 204)."""
+
+    async def view(account_id: str) -> View:
+        usable = await runtime.messaging.relationship(account_id, relationship_id)
+        return View(Side.CITIZEN, relationship_id=usable.relationship_id)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.get(DELEGATE + "/{conversation_id}")
@@ -477,6 +493,25 @@ async def delegated_conversation(
         account_of(session), relationship_id, conversation_id
     )
     return await _conversation_page(request, session, runtime, access)
+
+
+@router.get(DELEGATE + "/{conversation_id}/events")
+async def delegated_conversation_events(
+    request: Request,
+    runtime: RuntimeDep,
+    relationship_id: Id,
+    conversation_id: Id,
+    after: After = None,
+) -> Response:
+    """Server-sent events for an agent's open view of one of the client's conversations (the
+    404 of its page for anyone else, or once the relationship has ended). Signed-in session,
+    loaded without counting as activity (none: 204)."""
+
+    async def view(account_id: str) -> View:
+        access = await runtime.messaging.as_delegate(account_id, relationship_id, conversation_id)
+        return View(access.side, access.conversation.id, access.relationship_id)
+
+    return await _events(request, runtime, view, after)
 
 
 @router.post(DELEGATE + "/{conversation_id}/step-up")

@@ -142,6 +142,8 @@ class Agents(Protocol):
 
     async def client_of(self, relationship_id: str) -> str: ...
 
+    async def delegates(self, client_account_id: str, service: str) -> list[tuple[str, str]]: ...
+
 
 class Organisations(Protocol):
     async def get(self, org_id: str) -> Organisation: ...
@@ -634,13 +636,22 @@ class Messaging:
     async def _changed(
         self, conversation: Conversation, team: Team, by: Side, *, message: bool
     ) -> None:
-        """Tell both sides' open pages that the conversation changed (messaging/live.py)."""
+        """Tell both sides' open pages that the conversation changed (messaging/live.py),
+        with the agents who may read it for the citizen (:meth:`as_delegate`'s rule, asked
+        now: an agent whose relationship ended, or covers another service, is not told)."""
+        owner = conversation.owner
+        delegates = (
+            await self._agents.delegates(owner.id, conversation.service)
+            if owner.kind is OwnerKind.CITIZEN
+            else []
+        )
         await self.live.publish(
             conversation.id,
             by,
             message=message,
-            citizens=await self._recipients(conversation.owner),
+            citizens=await self._recipients(owner),
             staff=await self._store.staff(team.id),
+            delegates=delegates,
         )
 
     async def _recipients(self, owner: Owner) -> builtins.list[str]:

@@ -28,8 +28,9 @@ Slots (Redis Cluster hash tags), so each atomic step touches one slot:
 ``{gc:msgretention}:destroy``    sorted set: ``conversation message`` → when to destroy it;
                                  also the index of every live message that KEK rotation walks
 ``{gc:mlive:<account id>}``      live updates for one reader (messaging/live.py):
-    (the key itself)                stream: ``conversation``, ``side``, ``change`` of each
-                                    change the account's open pages may show (capped, expiring)
+    (the key itself)                stream: ``conversation``, ``side``, ``change`` (and for
+                                    an agent, ``relationship``) of each change the account's
+                                    open pages may show (capped, expiring)
     ``:open:<session handle>``      sorted set: the session's open streams → when each ends
 
 Nothing here holds a body, an attachment, or an attachment's name in the clear.

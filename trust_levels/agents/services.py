@@ -79,6 +79,8 @@ class Businesses(Protocol):
 
     async def memberships(self, account_id: str) -> list[tuple[Business, Membership]]: ...
 
+    async def members(self, business_id: str) -> list[Membership]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class AgentSettings:
@@ -408,6 +410,33 @@ class AgentService:
                             relationship.ends_at,
                         )
                     )
+        return found
+
+    async def delegates(self, client_account_id: str, service: str) -> list[tuple[str, str]]:
+        """Who may act for the client in ``service`` now, as ``(relationship id, agent user
+        account id)`` pairs: the reverse of :meth:`usable` (an active relationship, of an
+        organisation still registered as an agent, and a member in a permitted group). For
+        those who must be told of a change to the client's records (messaging's live
+        updates); a client who never accepted a relationship costs one ``SMEMBERS``."""
+        now = self._clock.now()
+        found: list[tuple[str, str]] = []
+        for relationship in await self._store.for_client(client_account_id):
+            if (
+                relationship.client_account_id != client_account_id
+                or relationship.service != service
+                or relationship.state_at(now) is not RelationshipState.ACTIVE
+            ):
+                continue
+            try:
+                business = await self._businesses.get(relationship.agent_id)
+            except BusinessNotFoundError:
+                continue
+            if business.agent:
+                found += [
+                    (relationship.id, member.account_id)
+                    for member in await self._businesses.members(business.id)
+                    if relationship.permits(member.groups)
+                ]
         return found
 
     # --- Shared steps ----------------------------------------------------------------------
