@@ -171,7 +171,7 @@ def build(settings: Settings, redis: RedisClient, target: StoreTarget, clock: Cl
     )
     box = SecretBox.load(settings.pki_dir / DATA_KEY_FILE_NAME)
     clients = ClientService(
-        ClientStore(redis, cache_seconds=settings.client_cache_seconds),
+        ClientStore(redis),
         clock,
         evidence,
         organisations,

@@ -3,17 +3,11 @@
 Each client is one JSON string; a sorted set of ids, scored by creation time, is the index
 that listing reads, so nothing ever needs ``KEYS`` or ``SCAN``. Every key carries the
 ``gc:clients`` hash tag, so the multi-key writes below stay in one Redis Cluster slot.
-
-A process reuses a record it read for ``cache_seconds`` (``GOVCONNECT_CLIENT_CACHE_SECONDS``):
-every token request, and every API call made with a token, looks its client up, and the read
-was a fifth of the token endpoint's work (docs/performance.md), for records that change a few
-times a year. Writes through this store take effect in this process at once.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,8 +17,6 @@ from gateway.core.keyspace import tagged
 from gateway.core.redis import RedisClient
 
 INDEX = tagged("clients", "ids")  # sorted set: client id, scored by creation time (epoch ms)
-# The most records a process keeps; past it the one read longest ago goes first.
-CACHE_SIZE = 1024
 
 
 def client_key(client_id: str) -> str:
@@ -86,14 +78,9 @@ class Versioned:
 
 
 class ClientStore:
-    def __init__(self, redis: RedisClient, *, cache_seconds: float = 0.0) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._replace = redis.register_script(_REPLACE)
-        self._cache_seconds = cache_seconds
-        # client id -> (monotonic time the record stops being trusted, the record)
-        self._cached: dict[str, tuple[float, Client]] = {}
-        # Counts this store's writes: a read that a write overtook is not remembered.
-        self._writes = 0
 
     async def add(self, client: Client) -> None:
         score = int(client.created_at.timestamp() * 1000)
@@ -101,34 +88,10 @@ class ClientStore:
             pipe.set(client_key(client.client_id), _dump(client))
             pipe.zadd(INDEX, {client.client_id: score})
             await pipe.execute()
-        self._forget(client.client_id)
 
     async def get(self, client_id: str) -> Client | None:
-        """The client, from this process's recent reads when it has one."""
-        # NOTE: a client disabled, changed or given a new secret by another process (the
-        # CLI, another worker) keeps working here for at most cache_seconds; a change made
-        # through this store counts at once. Unknown ids are never remembered, so a client
-        # just registered elsewhere works at once, and guessed ids cannot fill the cache.
-        now = time.monotonic()
-        cached = self._cached.get(client_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        writes = self._writes
         raw = await self._redis.get(client_key(client_id))
-        if not raw:
-            self._cached.pop(client_id, None)
-            return None
-        client = _load(str(raw))
-        if self._cache_seconds > 0 and writes == self._writes:
-            self._cached.pop(client_id, None)
-            if len(self._cached) >= CACHE_SIZE:
-                del self._cached[next(iter(self._cached))]
-            self._cached[client_id] = (now + self._cache_seconds, client)
-        return client
-
-    def _forget(self, client_id: str) -> None:
-        self._writes += 1
-        self._cached.pop(client_id, None)
+        return _load(str(raw)) if raw else None
 
     async def versioned(self, client_id: str) -> Versioned | None:
         raw = await self._redis.get(client_key(client_id))
@@ -149,5 +112,4 @@ class ClientStore:
         result = await self._replace(
             keys=[client_key(read.client.client_id)], args=[read.version, _dump(after)]
         )
-        self._forget(read.client.client_id)
         return bool(result == 1)

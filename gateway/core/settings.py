@@ -92,10 +92,6 @@ class Settings(BaseSettings):
     access_token_lifetime_seconds: int = Field(default=300, ge=60, le=3_600)
     id_token_lifetime_seconds: int = Field(default=300, ge=60, le=3_600)
     refresh_token_lifetime_seconds: int = Field(default=86_400, ge=300, le=2_592_000)
-    # How long a process trusts a client record it read (gateway.clients.store): a change
-    # made by another process (a disable, a rotated secret) counts everywhere after at most
-    # this long; 0 reads the store on every request.
-    client_cache_seconds: float = Field(default=1.0, ge=0, le=10)
     # RFC 8707 resource indicators a client may ask tokens for, each mapped to the client id
     # of the resource server allowed to introspect them; JSON in the environment, e.g.
     # GOVCONNECT_RESOURCE_SERVERS='{"https://api.dept.example": "cli_…"}'.
