@@ -16,6 +16,10 @@ MAIN = "1 worker, embedded Redis"
 EMBEDDED, SINGLE, CLUSTER = "embedded Redis", "external redis-server", "Redis Cluster"
 STORES = (EMBEDDED, SINGLE, CLUSTER)
 SCALED = ("token-cc-secret", "submit", "pay-create")
+# Workloads whose targets are for the whole machine (issues 6 and 7: "on this 2-core
+# machine"), not per worker: also run with two workers, and judged on that run.
+MACHINE_WIDE = ("deliver", "inbox-open")
+MACHINE = "2 workers, embedded Redis"
 TIMES = "\u00d7"  # the multiplication sign, as in "0.73 times the peer"
 DOC_START, DOC_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -25,6 +29,7 @@ TARGETS: dict[str, Target] = {
     "submit": Target("≥ 1,000/s, p99 < 50 ms, durable", min_ops_per_s=1000, max_p99_ms=50),
     "deliver": Target("p99 < 250 ms at 1,000/s", max_p99_ms=250),
     "inbox-open": Target("≥ 2,000/s, p99 < 20 ms at 100 readers", 2000, 20),
+    "inbox-list": Target("reported beside inbox-open (100 readers)"),
     "pay-create": Target("≥ 1,000/s, p99 < 50 ms", min_ops_per_s=1000, max_p99_ms=50),
     "sessions": Target("< 1 KB of Redis memory per idle session", max_bytes_per_item=1024),
 }
@@ -61,9 +66,12 @@ WORK: dict[str, str] = {
     "sessions": "Redis memory alone: the session hash (a hashtable once one field outgrows "
     "`hash-max-listpack-value`) and its entry in the account's index",
     "inbox-open": "the access token's check (its signature remembered, its revocation read), "
-    "the client, then the conversation, team and messages in one pipeline, the data key "
-    "unwrapped and the body opened (AES-256-GCM, microseconds), and the `message.read` "
-    "evidence entry chained after the last (fsynced)",
+    "the client, then the conversation, team and messages in one "
+    "pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
+    "`message.read` evidence entry chained after the last (fsynced), served directly by the "
+    "edge middleware",
+    "inbox-list": "the access token's and client's checks, the team's newest conversations "
+    "(up to 200) and their unread counts read in pipelines, and a JSON document of them",
 }
 PEER_WORK = "one Node.js process: the client looked up in memory, an ES256 token signed"
 # A gateway busy this share of its cores is bound by its own CPU.
@@ -119,18 +127,24 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     for name, target in TARGETS.items():
         measured = find(rows, name)
+        if name in MACHINE_WIDE:
+            measured = find(rows, name, MACHINE) or measured
         if measured is None or measured.get("available") is False:
             note = measured.get("note", "not run") if measured else "not run"
             lines.append({"workload": name, "target": target.text, "measured": note, "met": None})
             continue
-        met = target.met(
-            measured.get("ops_per_s"), measured.get("p99_ms"), measured.get("redis_bytes_per_item")
-        )
+        paced = measured.get("paced")
+        # A paced run's p99 is the latency at the target's rate (see workloads.inbox_open).
+        p99 = paced["p99_ms"] if paced else measured.get("p99_ms")
+        met = target.met(measured.get("ops_per_s"), p99, measured.get("redis_bytes_per_item"))
+        if paced and met is not None:
+            met = met and paced["errors"] == 0
         if name == "deliver" and met is not None:
             met = met and measured["errors"] == 0 and measured["offered_per_s"] >= DELIVER_RATE
-        lines.append(
-            {"workload": name, "target": target.text, "measured": summary(measured), "met": met}
-        )
+        text = summary(measured)
+        if measured["config"] != MAIN:
+            text = f"{measured['config']}: {text}"
+        lines.append({"workload": name, "target": target.text, "measured": text, "met": met})
     for name in SCALED:
         for store in STORES:
             one, two = measured_pair(rows, name, store)
@@ -223,6 +237,14 @@ def summary(r: dict[str, Any]) -> str:
         text += f", {r['errors']} errors"
     if r["workload"] == "deliver":
         text += f" at {r['offered_per_s']:,.0f}/s offered"
+    paced = r.get("paced")
+    if paced:
+        text = (
+            f"{r['ops_per_s']:,.1f}/s at {r['connections']} connections (closed loop, p99 "
+            f"{r['p99_ms']} ms); at {paced['offered_per_s']:,.0f}/s from "
+            f"{paced['connections']} connections: p50 {paced['p50_ms']} ms, p99 "
+            f"{paced['p99_ms']} ms" + (f", {paced['errors']} errors" if paced["errors"] else "")
+        )
     return text
 
 
@@ -292,7 +314,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "### Against the targets",
         "",
-        "| workload | target | measured (1 worker, embedded Redis) | verdict |",
+        "| workload | target | measured (1 worker, embedded Redis, unless named) | verdict |",
         "|---|---|---|---|",
     ]
     for line in verdicts(report):

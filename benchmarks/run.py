@@ -54,6 +54,7 @@ DOC = ROOT / "docs" / "performance.md"
 DEPLOYMENT = ROOT / "docs" / "deployment.md"
 ALL = tuple(report.WORK)
 SCALED = report.SCALED
+MACHINE_WIDE = report.MACHINE_WIDE
 
 
 class Suite:
@@ -106,9 +107,10 @@ class Suite:
             return workloads.pay_create(gw, label, folder, o)
         if name == "sessions":
             return workloads.sessions(gw, label, o)
-        if name == "inbox-open":
+        if name in ("inbox-open", "inbox-list"):
             box = self.setup("inbox", lambda: workloads.inbox(gw))
-            return workloads.inbox_open(gw, label, box, folder, o)
+            measure = workloads.inbox_open if name == "inbox-open" else workloads.inbox_list
+            return measure(gw, label, box, folder, o)
         raise ValueError(name)
 
     def on_gateway(self, config: Config, names: list[str], advance: Callable[[str], None]) -> None:
@@ -230,6 +232,14 @@ def plan(args: argparse.Namespace) -> list[tuple[Config, list[str]]]:
                 config = Config(workers, store)
                 if config != MAIN_CONFIG and (workers == 1 or not args.no_scaling):
                     steps.append((config, scaled))
+    machine = [n for n in MACHINE_WIDE if n in only]
+    if machine and not args.no_scaling:
+        both = Config(2, Store.EMBEDDED)
+        step = next((names for config, names in steps if config == both), None)
+        if step is None:
+            steps.append((both, machine))
+        else:
+            step.extend(machine)
     return [(c, names) for c, names in steps if names]
 
 

@@ -149,6 +149,40 @@ def test_delivery_at_less_than_the_target_rate_or_with_losses_does_not_meet_it()
     assert _verdict(_report([lost]), "deliver")["met"] is False
 
 
+def _paced(p99: float, errors: int = 0) -> dict[str, Any]:
+    return {
+        "offered_per_s": 2000.0,
+        "connections": 100,
+        "ops_per_s": 1990.0,
+        "p50_ms": 2.0,
+        "p99_ms": p99,
+        "errors": errors,
+    }
+
+
+def test_inbox_open_is_judged_on_its_paced_p99_not_the_closed_loops() -> None:
+    """100 closed-loop connections wait connections ÷ throughput whatever the server does:
+    the p99 judged is the paced run's at 2,000/s, with no errors, beside the throughput."""
+    quick = _row("inbox-open", 4000.0, 25.0, connections=100, paced=_paced(12.0))
+    assert _verdict(_report([quick]), "inbox-open")["met"] is True
+    slow_tail = _row("inbox-open", 4000.0, 25.0, connections=100, paced=_paced(40.0))
+    assert _verdict(_report([slow_tail]), "inbox-open")["met"] is False
+    dropped = _row("inbox-open", 4000.0, 5.0, connections=100, paced=_paced(12.0, errors=4))
+    assert _verdict(_report([dropped]), "inbox-open")["met"] is False
+    too_few = _row("inbox-open", 1500.0, 5.0, connections=100, paced=_paced(12.0))
+    assert _verdict(_report([too_few]), "inbox-open")["met"] is False
+
+
+def test_a_whole_machine_target_is_judged_on_the_two_worker_run_when_there_is_one() -> None:
+    one = _row("inbox-open", 1500.0, 60.0, connections=100, paced=_paced(900.0))
+    two = _row(
+        "inbox-open", 2600.0, 40.0, "2 workers, embedded Redis", connections=100, paced=_paced(9.0)
+    )
+    line = _verdict(_report([one, two]), "inbox-open")
+    assert line["met"] is True and line["measured"].startswith("2 workers, embedded Redis: ")
+    assert _verdict(_report([one]), "inbox-open")["met"] is False
+
+
 def test_a_workload_that_cannot_run_is_reported_not_judged() -> None:
     rows = [{"workload": "inbox-open", "config": MAIN, "available": False, "note": "not available"}]
     line = _verdict(_report(rows), "inbox-open")
