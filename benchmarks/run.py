@@ -235,11 +235,9 @@ def plan(args: argparse.Namespace) -> list[tuple[Config, list[str]]]:
     machine = [n for n in MACHINE_WIDE if n in only]
     if machine and not args.no_scaling:
         both = Config(2, Store.EMBEDDED)
-        step = next((names for config, names in steps if config == both), None)
-        if step is None:
+        steps = [(c, names + machine if c == both else names) for c, names in steps]
+        if all(c != both for c, _ in steps):
             steps.append((both, machine))
-        else:
-            step.extend(machine)
     return [(c, names) for c, names in steps if names]
 
 
