@@ -70,8 +70,9 @@ WORK: dict[str, str] = {
     "pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
     "`message.read` evidence entry chained after the last (fsynced), served directly by the "
     "edge middleware",
-    "inbox-list": "the access token's and client's checks, the team's newest conversations "
-    "(up to 200) and their unread counts read in pipelines, and a JSON document of them",
+    "inbox-list": "the access token's and client's checks, a page of the team's newest "
+    "conversations (50, the default) found by one script and read with their unread counts in "
+    "pipelines, and a JSON document of them with the next page's link",
 }
 PEER_WORK = "one Node.js process: the client looked up in memory, an ES256 token signed"
 # A gateway busy this share of its cores is bound by its own CPU.

@@ -670,13 +670,15 @@ def inbox_open(gw: Gateway, label: str, box: Inbox, folder: Path, o: Options) ->
 
 
 def inbox_list(gw: Gateway, label: str, box: Inbox, folder: Path, o: Options) -> dict[str, Any]:
-    """``GET /api/messaging/v1/conversations?team=…`` by the council's back-office client at
-    ``READERS`` connections: the team's newest conversations (at most the inbox page's 200 of
-    the ``INBOX_MESSAGES`` stored) with their unread counts, read from Redis on every call."""
+    """``GET /api/messaging/v1/conversations?limit=50&team=…`` by the council's back-office
+    client at ``READERS`` connections: the first page (50, the API's default page) of the
+    team's newest conversations, of the ``INBOX_MESSAGES`` stored, with their unread counts
+    and the next page's cursor, read from Redis on every call."""
     token = _council_token(gw, box)
     team = folder / "inbox-team.txt"
     team.write_text(box.council.team.id + "\n")
-    job = WrkJob(f"{MESSAGING_API}/conversations?team=", "", team, f"Bearer {token}", "get")
+    path = f"{MESSAGING_API}/conversations?limit=50&team="
+    job = WrkJob(path, "", team, f"Bearer {token}", "get")
     return measure_wrk(
         "inbox-list", gw, label, (job, job), replace(o, connections=READERS), stores=False
     )

@@ -8,6 +8,7 @@ MessagingError
 ├── RecipientNotFoundError      (a pairwise subject nobody enrolled under the council's sectors,
 │                                or an unknown business)
 ├── InvalidMessageError         (a body, subject, level or team that cannot be accepted)
+├── InvalidCursorError          (a page cursor this API did not give, or given for other filters)
 ├── AttachmentRefusedError      (a type the magic bytes do not show as allowed, or too many)
 ├── AttachmentTooLargeError     (over the size limit)
 ├── IdempotencyKeyError         (Idempotency-Key missing or malformed)
@@ -50,6 +51,12 @@ class InvalidMessageError(MessagingError):
     category = Category.INVALID
     slug = "invalid-message"
     title = "Invalid message"
+
+
+class InvalidCursorError(MessagingError):
+    category = Category.INVALID
+    slug = "invalid-cursor"
+    title = "Invalid page cursor"
 
 
 class AttachmentRefusedError(MessagingError):

@@ -11,6 +11,8 @@ retention need.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.core.ids import looks_like_id
+from messaging.errors import InvalidCursorError
 from trust_levels.errors import InvalidVectorError
 from trust_levels.models import Vector
 
@@ -32,6 +36,11 @@ MAX_BODY = 20_000
 MAX_SUBJECT = 150
 MAX_REFERENCE = 64
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A page of the council API's conversation list: at most this many, this many unless asked.
+PAGE_MAX = 200
+PAGE_DEFAULT = 50
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,512}")
+_CURSOR_FIELDS = {"at", "id", "team"}
 
 
 class OwnerKind(StrEnum):
@@ -317,6 +326,59 @@ class Summary:
     organisation_name: str
     unread: int
     folder: Folder = Folder.INBOX
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Where a page of a council's conversations ended: the last inbox entry it covered (its
+    score, the last activity in ms, and its conversation id) and the ``team`` filter the page
+    was asked with, so the next page continues the same list (see
+    :meth:`~messaging.services.Messaging.council_conversations`).
+
+    Callers see it only as :meth:`encode`'s text: unpadded base64url (RFC 4648 §5) of a JSON
+    object, which they pass back unchanged. :meth:`decode` checks every field, so only a
+    cursor of this shape reaches the store."""
+
+    at: int
+    conversation_id: str
+    team: str | None
+
+    def encode(self) -> str:
+        document = {"at": self.at, "id": self.conversation_id, "team": self.team}
+        raw = json.dumps(document, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> PageCursor:
+        """The cursor :meth:`encode` wrote, or :class:`~messaging.errors.InvalidCursorError`."""
+        data: Any = None
+        if _CURSOR.fullmatch(text):
+            # binascii.Error, UnicodeDecodeError and JSONDecodeError are all ValueErrors.
+            with contextlib.suppress(ValueError):
+                data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if (
+            isinstance(data, dict)
+            and data.keys() == _CURSOR_FIELDS
+            and type(data["at"]) is int
+            and 0 <= data["at"] < 2**53  # exact in a double, as Redis keeps scores
+            and isinstance(data["id"], str)
+            and looks_like_id(data["id"], CONVERSATION_PREFIX)
+            and (data["team"] is None or isinstance(data["team"], str))
+        ):
+            return cls(data["at"], data["id"], data["team"])
+        raise InvalidCursorError(
+            "The before parameter is not a cursor this API gave. Follow the next link of the "
+            "previous page unchanged, or leave before out to start from the newest conversation."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """One page of a council's conversations, newest first, and the cursor of the next page
+    (None on the last)."""
+
+    summaries: tuple[Summary, ...]
+    next: PageCursor | None
 
 
 @dataclass(frozen=True, slots=True)

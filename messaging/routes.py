@@ -13,12 +13,15 @@ Authentication:
 
 Sending takes an ``Idempotency-Key``; a body is JSON (:class:`~messaging.models.NewConversation`
 or :class:`~messaging.models.NewReply`) or ``multipart/form-data`` with that JSON in a
-``message`` part and up to five files in ``attachment`` parts. Errors are RFC 9457 problems.
+``message`` part and up to five files in ``attachment`` parts. The conversation list comes a
+page at a time, each continued by an opaque cursor (:class:`~messaging.models.PageCursor`).
+Errors are RFC 9457 problems.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +39,17 @@ from gateway.tokens.resource import presented_token, require_user
 from messaging import pages
 from messaging.attachments import download
 from messaging.errors import InsufficientScopeError, InvalidMessageError
-from messaging.models import MESSAGES_SCOPE, Council, NewConversation, NewReply, Sent, Upload
+from messaging.models import (
+    MESSAGES_SCOPE,
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    Council,
+    NewConversation,
+    NewReply,
+    PageCursor,
+    Sent,
+    Upload,
+)
 
 PREFIX = "/api/messaging/v1"
 Id = Annotated[str, Path(max_length=64)]
@@ -147,14 +160,32 @@ async def write(
     return _sent(await messaging.council_reply(council, conversation_id, body, uploads, key))
 
 
-@api.get("/conversations", summary="Your teams' conversations, newest first (client token)")
+@api.get(
+    "/conversations",
+    summary="Your teams' conversations, newest first, a page at a time (client token)",
+)
 async def conversations(
     council: CouncilDep,
     runtime: RuntimeDep,
     team: Annotated[str | None, Query(max_length=64)] = None,
-) -> dict[str, Any]:
-    summaries = await runtime.messaging.council_conversations(council, team)
-    return {"conversations": [{**s.conversation.to_json(), "unread": s.unread} for s in summaries]}
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+    before: Annotated[str | None, Query(max_length=512)] = None,
+) -> JSONResponse:
+    """Keyset pages: ``next`` (and an RFC 8288 §3 ``Link: <…>; rel="next"`` header) is the
+    path and query of the page after this one, with the same ``team`` and ``limit``; it is
+    null, and the header absent, on the last page."""
+    cursor = None if before is None else PageCursor.decode(before)
+    page = await runtime.messaging.council_conversations(council, team, limit, cursor)
+    headers = {"Cache-Control": "no-store"}
+    following = None
+    if page.next is not None:
+        query = {"team": team, "limit": limit, "before": page.next.encode()}
+        following = f"{PREFIX}/conversations?" + urlencode(
+            {k: v for k, v in query.items() if v is not None}
+        )
+        headers["Link"] = f'<{following}>; rel="next"'
+    listed = [{**s.conversation.to_json(), "unread": s.unread} for s in page.summaries]
+    return JSONResponse({"conversations": listed, "next": following}, headers=headers)
 
 
 @api.get(

@@ -27,6 +27,7 @@ import builtins
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -62,6 +63,7 @@ from messaging.errors import (
     ConversationClosedError,
     IdempotencyConflictError,
     IdempotencyKeyError,
+    InvalidCursorError,
     InvalidMessageError,
     MessageNotFoundError,
     RecipientNotFoundError,
@@ -78,6 +80,7 @@ from messaging.models import (
     TEAM_PREFIX,
     AttachmentInfo,
     Conversation,
+    ConversationPage,
     ConversationState,
     Council,
     Folder,
@@ -88,6 +91,7 @@ from messaging.models import (
     NewTeam,
     Owner,
     OwnerKind,
+    PageCursor,
     Recipient,
     Sent,
     Side,
@@ -460,15 +464,42 @@ class Messaging:
         )
 
     async def council_conversations(
-        self, council: Council, team_id: str | None
-    ) -> builtins.list[Summary]:
-        """The conversations of the organisation's teams (or of one of them)."""
+        self, council: Council, team_id: str | None, limit: int, before: PageCursor | None
+    ) -> ConversationPage:
+        """A page of the conversations of the organisation's teams (or of the one named),
+        newest first by their inboxes' order (:meth:`MessagingStore.page`), and the cursor of
+        the next page, which continues after the last inbox entry this page covered.
+
+        A team that is not the organisation's lists nothing, as it always has. ``before``
+        must come from a page asked with the same ``team``: otherwise it would continue
+        another list, so it is refused."""
+        if before is not None and before.team != team_id:
+            asked = "all your teams" if before.team is None else f"team {before.team[:64]}"
+            raise InvalidCursorError(
+                f"This cursor continues the list of {asked}: send the same team parameter "
+                "as the page that gave it, or leave before out to start from the newest."
+            )
+        # NOTE: the cursor is neither signed nor bound to the council: it grants nothing. It
+        # only says where in an inbox to start, and the inboxes read are always the caller's
+        # own teams', so a cursor made up or taken from another council lists only this
+        # council's conversations.
         teams = [
             t for t in await self._store.teams() if t.organisation_id == council.organisation_id
         ]
         if team_id is not None:
             teams = [t for t in teams if t.id == team_id]
-        return await self._summaries([Owner(OwnerKind.TEAM, t.id) for t in teams], Side.COUNCIL)
+        after = None if before is None else (before.at, before.conversation_id)
+        owners = [Owner(OwnerKind.TEAM, t.id) for t in teams]
+        # One more than the page, only to learn whether a next page exists.
+        entries = await self._store.page(owners, after, limit + 1)
+        covered = entries[:limit]
+        summaries = await self._lines([c for _, c in covered], Side.COUNCIL)
+        following = None
+        if len(entries) > limit:
+            # After the last entry covered, listed or not: one that could not be listed (its
+            # conversation or team gone) is not read again by every later page.
+            following = PageCursor(covered[-1][0], covered[-1][1], team_id)
+        return ConversationPage(tuple(summaries), following)
 
     async def _council_team(self, council: Council, team_id: str) -> Team:
         team = await self._store.team(team_id) if looks_like_id(team_id, TEAM_PREFIX) else None
@@ -907,36 +938,50 @@ class Messaging:
         return await self._summaries(owners, Side.COUNCIL)
 
     async def _summaries(self, owners: builtins.list[Owner], side: Side) -> builtins.list[Summary]:
-        now = self._clock.now()
         found: list[Summary] = []
         for owner in owners:
             ids, archived, deleted = await self._store.box(owner, INBOX_LIMIT)
-            loaded = await self._store.conversations(ids) if ids else []
-            teams = await self._store.teams_by_id(c.team_id for c, _ in loaded)
-            for conversation, unread in loaded:
-                conversation_id = conversation.id
-                team = teams.get(conversation.team_id)
-                if team is None:
-                    continue
-                folder = Folder.INBOX
-                if side is Side.CITIZEN:
-                    # Whole conversations leave the view once their newest message has.
-                    if now >= conversation.updated_at + timedelta(days=team.view_days):
-                        continue
-                    if conversation_id in deleted:
-                        folder = Folder.DELETED
-                    elif conversation_id in archived:
-                        folder = Folder.ARCHIVED
-                found.append(
-                    Summary(
-                        conversation,
-                        team,
-                        await self._organisation_name(team.organisation_id),
-                        unread[side.value],
-                        folder,
-                    )
-                )
+            found += await self._lines(ids, side, archived, deleted)
         return sorted(found, key=lambda s: s.conversation.updated_at, reverse=True)
+
+    async def _lines(
+        self,
+        ids: builtins.list[str],
+        side: Side,
+        archived: Collection[str] = (),
+        deleted: Collection[str] = (),
+    ) -> builtins.list[Summary]:
+        """The inbox lines of those conversations for ``side``, in the order given: those
+        whose conversation and team still exist and, on the citizen's side, still in view,
+        in the folder ``archived`` and ``deleted`` put them in."""
+        now = self._clock.now()
+        loaded = await self._store.conversations(ids) if ids else []
+        teams = await self._store.teams_by_id(c.team_id for c, _ in loaded)
+        found: list[Summary] = []
+        for conversation, unread in loaded:
+            conversation_id = conversation.id
+            team = teams.get(conversation.team_id)
+            if team is None:
+                continue
+            folder = Folder.INBOX
+            if side is Side.CITIZEN:
+                # Whole conversations leave the view once their newest message has.
+                if now >= conversation.updated_at + timedelta(days=team.view_days):
+                    continue
+                if conversation_id in deleted:
+                    folder = Folder.DELETED
+                elif conversation_id in archived:
+                    folder = Folder.ARCHIVED
+            found.append(
+                Summary(
+                    conversation,
+                    team,
+                    await self._organisation_name(team.organisation_id),
+                    unread[side.value],
+                    folder,
+                )
+            )
+        return found
 
     async def move(self, access: Access, folder: Folder) -> None:
         """Archive, delete from view, or bring back: the citizen's own view only; the

@@ -192,6 +192,44 @@ return 1
 """
 
 
+# KEYS[1] an inbox. ARGV: count, then a cursor's score and conversation id (none for the
+# first page). The inbox's order is ZREVRANGE's, score then member, both descending; the
+# entries after the cursor (a lower score, or its score and a lower id) are the ascending
+# ranks below its place, which two ZCOUNTs and a binary search of the entries tied on its
+# score find in O(log n) steps, however many tie (a bulk send files many in one ms) and
+# whether or not the cursor's own conversation is still there (a new message moves it to the
+# top). Answers the count entries just below that place, oldest first, with their scores.
+# Ids are compared byte by byte, as Redis orders members: Lua's < follows the locale.
+_PAGE = """
+local key, count = KEYS[1], tonumber(ARGV[1])
+local stop
+if ARGV[2] == nil then
+  stop = redis.call('ZCARD', key)
+else
+  local score, id = ARGV[2], ARGV[3]
+  local function before(member)
+    for i = 1, math.min(#member, #id) do
+      local a, b = string.byte(member, i), string.byte(id, i)
+      if a ~= b then return a < b end
+    end
+    return #member < #id
+  end
+  stop = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+  local high = stop + redis.call('ZCOUNT', key, score, score)
+  while stop < high do
+    local middle = math.floor((stop + high) / 2)
+    if before(redis.call('ZRANGE', key, middle, middle)[1]) then
+      stop = middle + 1
+    else
+      high = middle
+    end
+  end
+end
+if stop == 0 then return {} end
+return redis.call('ZRANGE', key, math.max(0, stop - count), stop - 1, 'WITHSCORES')
+"""
+
+
 class MessagingStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
@@ -201,6 +239,7 @@ class MessagingStore:
         self._take = redis.register_script(_TAKE)
         self._swap_key = redis.register_script(_SWAP_KEY)
         self._open_stream = redis.register_script(_OPEN_STREAM)
+        self._page = redis.register_script(_PAGE)
         # conversation id → (team id, first message ids) last read: see thread().
         self._guesses: dict[str, tuple[str, tuple[str, ...]]] = {}
 
@@ -439,6 +478,30 @@ class MessagingStore:
             pipe.smembers(_folder(owner, Folder.DELETED))
             ids, archived, deleted = await pipe.execute()
         return list(ids), set(archived), set(deleted)
+
+    async def page(
+        self, owners: Sequence[Owner], after: tuple[int, str] | None, count: int
+    ) -> list[tuple[int, str]]:
+        """Up to ``count`` (last activity in ms, conversation id) entries of the owners'
+        inboxes that come after ``after`` (an entry of an earlier page: all of them when None),
+        merged newest first in the inboxes' own order: score, then id, both descending.
+
+        Keyset paging: each page starts where the last one's final entry would sit, so ties
+        are neither skipped nor repeated and nothing is counted by offset. One round trip of a
+        script per inbox; each inbox is one slot, and the pipeline is not a transaction, so a
+        cluster's nodes each get their part."""
+        args: list[EncodableT] = [count] if after is None else [count, *after]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                queue_script(pipe, self._page, [_box(owner)], args)
+            answers: list[list[str]] = await pipe.execute()
+        entries = [
+            (int(float(score)), member)
+            for flat in answers
+            for member, score in zip(flat[::2], flat[1::2], strict=True)
+        ]
+        entries.sort(key=lambda entry: (entry[0], entry[1].encode()), reverse=True)
+        return entries[:count]
 
     async def move(self, owner: Owner, conversation_id: str, folder: Folder) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
