@@ -235,7 +235,10 @@ def plan(args: argparse.Namespace) -> list[tuple[Config, list[str]]]:
     machine = [n for n in MACHINE_WIDE if n in only]
     if machine and not args.no_scaling:
         both = Config(2, Store.EMBEDDED)
-        steps = [(c, names + machine if c == both else names) for c, names in steps]
+        steps = [
+            (c, names + [n for n in machine if n not in names] if c == both else names)
+            for c, names in steps
+        ]
         if all(c != both for c, _ in steps):
             steps.append((both, machine))
     return [(c, names) for c, names in steps if names]

@@ -183,6 +183,14 @@ def test_a_whole_machine_target_is_judged_on_the_two_worker_run_when_there_is_on
     assert _verdict(_report([one]), "inbox-open")["met"] is False
 
 
+def test_submissions_are_judged_on_the_machine_not_one_worker() -> None:
+    """Issue 9's submit target is for the 2-core machine, not per worker."""
+    one = _row("submit", 800.0, 48.0)
+    two = _row("submit", 1300.0, 44.0, "2 workers, embedded Redis")
+    assert _verdict(_report([one, two]), "submit")["met"] is True
+    assert _verdict(_report([one]), "submit")["met"] is False
+
+
 def test_a_workload_that_cannot_run_is_reported_not_judged() -> None:
     rows = [{"workload": "inbox-open", "config": MAIN, "available": False, "note": "not available"}]
     line = _verdict(_report(rows), "inbox-open")
