@@ -347,6 +347,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
     finally:
         if runtime is not None:
             runtime.hasher.close()
+            await runtime.clients.aclose()
         await redis.aclose()
         if embedded is not None:
             embedded.stop()

@@ -99,6 +99,10 @@ class ClientService:
         )
         return IssuedClient(client, secret)
 
+    async def aclose(self) -> None:
+        """Stop hearing of changes to clients (the runtime is closing)."""
+        await self._store.aclose()
+
     async def get(self, client_id: str) -> Client:
         self._check_id(client_id)
         client = await self._store.get(client_id)

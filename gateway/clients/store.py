@@ -2,7 +2,10 @@
 
 Each client is one JSON string; a sorted set of ids, scored by creation time, is the index
 that listing reads, so nothing ever needs ``KEYS`` or ``SCAN``. Every key carries the
-``gc:clients`` hash tag, so the multi-key writes below stay in one Redis Cluster slot.
+``gc:clients`` hash tag, so the multi-key writes below stay in one Redis Cluster slot. Every
+change to a client publishes its id on :data:`CHANGES`, so that processes keeping records
+(:mod:`gateway.clients.cache`) drop theirs before anyone can act on the change (a new
+client needs none: an unknown id is never kept).
 """
 
 from __future__ import annotations
@@ -12,24 +15,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis.asyncio import Redis
+
+from gateway.clients.cache import ClientCache
 from gateway.clients.models import AuthMethod, Client, GrantType, IdTokenAlg
 from gateway.core.keyspace import tagged
 from gateway.core.redis import RedisClient
 
 INDEX = tagged("clients", "ids")  # sorted set: client id, scored by creation time (epoch ms)
+CHANGES = tagged("clients", "changes")  # pub/sub channel: the id of each client written
 
 
 def client_key(client_id: str) -> str:
     return tagged("clients", "client", client_id)  # string: the client record as JSON
 
 
-# KEYS[1] client record; ARGV: the record the writer read, the record to write in its place.
-# A compare-and-set, so a change based on a stale read (a PATCH racing a disable) is retried
-# by the service instead of silently undoing the other change.
+# KEYS[1] client record; ARGV: the record the writer read, the record to write in its place,
+# the change channel, the client id. A compare-and-set, so a change based on a stale read (a
+# PATCH racing a disable) is retried by the service instead of silently undoing the other
+# change; the change is published in the same step.
 _REPLACE = """
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
 
@@ -81,6 +90,9 @@ class ClientStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._replace = redis.register_script(_REPLACE)
+        # NOTE: on a Redis Cluster every lookup reads the store: keeping records there would
+        # need the change channel on every node's connection, which is not built yet.
+        self._cache = ClientCache(redis, CHANGES) if isinstance(redis, Redis) else None
 
     async def add(self, client: Client) -> None:
         score = int(client.created_at.timestamp() * 1000)
@@ -90,8 +102,22 @@ class ClientStore:
             await pipe.execute()
 
     async def get(self, client_id: str) -> Client | None:
+        """The client, as kept by this process while it hears of every change, else read."""
+        if self._cache is None:
+            return await self._read(client_id)
+        return await self._cache.get(client_id, self._read)
+
+    async def _read(self, client_id: str) -> Client | None:
         raw = await self._redis.get(client_key(client_id))
         return _load(str(raw)) if raw else None
+
+    def _forget(self, client_id: str) -> None:
+        if self._cache is not None:
+            self._cache.forget(client_id)
+
+    async def aclose(self) -> None:
+        if self._cache is not None:
+            await self._cache.aclose()
 
     async def versioned(self, client_id: str) -> Versioned | None:
         raw = await self._redis.get(client_key(client_id))
@@ -109,7 +135,9 @@ class ClientStore:
     async def replace(self, read: Versioned, after: Client) -> bool:
         """Write ``after`` only if the stored record is still the one ``read`` saw; False
         when another writer changed (or removed) the client first."""
+        client_id = read.client.client_id
         result = await self._replace(
-            keys=[client_key(read.client.client_id)], args=[read.version, _dump(after)]
+            keys=[client_key(client_id)], args=[read.version, _dump(after), CHANGES, client_id]
         )
+        self._forget(client_id)
         return bool(result == 1)

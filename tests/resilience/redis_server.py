@@ -21,9 +21,10 @@ import pytest
 from tests.support.servers import free_port
 
 # The gateway's least-privilege ACL user (docs/architecture.md, "Hardening an external
-# Redis"): only its own keys (every key starts with the "{gc:" hash tag), no channels, and only
-# the commands it sends, directly or from its Lua scripts. Never KEYS, SCAN, FLUSHALL,
-# FLUSHDB, CONFIG, DEBUG, SHUTDOWN, MODULE, ACL, MONITOR, REPLICAOF or MIGRATE.
+# Redis"): only its own keys (every key starts with the "{gc:" hash tag), only its own pub/sub
+# channels (the same prefix), and only the commands it sends, directly or from its Lua
+# scripts. Never KEYS, SCAN, FLUSHALL, FLUSHDB, CONFIG, DEBUG, SHUTDOWN, MODULE, ACL, MONITOR,
+# REPLICAOF or MIGRATE.
 GATEWAY_COMMANDS = (
     "+ping +select "
     "+get +set +getdel +getex +del +unlink +exists +expire +expireat +pexpire +persist +ttl +pttl "
@@ -37,9 +38,10 @@ GATEWAY_COMMANDS = (
     "+xpending +xgroup|create +xgroup|createconsumer +xgroup|delconsumer +xinfo|stream "
     "+xinfo|groups +xinfo|consumers "
     "+multi +exec +discard +watch +unwatch "
-    "+eval +evalsha +script|load +script|exists"
+    "+eval +evalsha +script|load +script|exists "
+    "+publish +subscribe +unsubscribe"
 )
-GATEWAY_ACL = f"on ~{{gc:* resetchannels -@all {GATEWAY_COMMANDS}"
+GATEWAY_ACL = f"on ~{{gc:* resetchannels &{{gc:* -@all {GATEWAY_COMMANDS}"
 
 
 def redis_server_binary() -> str:

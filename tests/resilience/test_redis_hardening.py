@@ -220,4 +220,10 @@ def test_the_documented_acl_is_the_tested_one() -> None:
     """docs/architecture.md shows operators exactly the rule this suite runs the gateway on."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     block = text.split("user govconnect on >PASSWORD", 1)[1].split("```", 1)[0]
-    assert block.split() == ["~{gc:*", "resetchannels", "-@all", *GATEWAY_COMMANDS.split()]
+    assert block.split() == [
+        "~{gc:*",
+        "resetchannels",
+        "&{gc:*",
+        "-@all",
+        *GATEWAY_COMMANDS.split(),
+    ]

@@ -1,0 +1,183 @@
+"""Client records kept per process (gateway/clients/cache.py): each store below stands for a
+gateway process, with its own connections; a change made through any of them is seen by all
+on their very next lookup, and a process that cannot hear of changes reads the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis.asyncio
+
+from gateway.clients.cache import ClientCache
+from gateway.clients.models import Client, ClientRegistration
+from gateway.clients.store import CHANGES, ClientStore, client_key
+from gateway.core.settings import Settings
+from gateway.runtime import Runtime
+from tests.conftest import TEST_ACTOR
+from tests.gateway.clients.support import registration
+
+NewStore = Callable[[], Awaitable[ClientStore]]
+
+
+def _single_server(settings: Settings) -> None:
+    if settings.redis_cluster:
+        pytest.skip("records are kept only with a single Redis server (gateway/clients/store.py)")
+
+
+@pytest.fixture
+async def connection(settings: Settings) -> AsyncIterator[redis.asyncio.Redis]:
+    """A connection of the test's own, for what no store would do."""
+    client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def new_store(settings: Settings) -> AsyncIterator[NewStore]:
+    """Stores on connections of their own, as separate gateway processes have."""
+    opened: list[tuple[redis.asyncio.Redis, ClientStore]] = []
+
+    async def make() -> ClientStore:
+        client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+        store = ClientStore(client)
+        opened.append((client, store))
+        return store
+
+    yield make
+    for client, store in opened:
+        await store.aclose()
+        await client.aclose()
+
+
+async def _client(runtime: Runtime, organisation_id: str) -> Client:
+    issued = await runtime.clients.add(
+        ClientRegistration.build(registration(organisation_id)), TEST_ACTOR
+    )
+    return issued.client
+
+
+@pytest.fixture
+async def kept(
+    settings: Settings, runtime: Runtime, organisation_id: str, new_store: NewStore
+) -> tuple[Client, ClientStore]:
+    """A client, and a store (a single server's: only there are records kept) that has read
+    it once."""
+    _single_server(settings)
+    client = await _client(runtime, organisation_id)
+    store = await new_store()
+    assert await store.get(client.client_id) == client
+    return client, store
+
+
+async def test_a_record_read_once_is_reused_without_reading_the_store(
+    kept: tuple[Client, ClientStore], connection: redis.asyncio.Redis
+) -> None:
+    """The point of keeping records: a write that bypasses the store (and so publishes
+    nothing) is not seen, which shows the second lookup did not read Redis."""
+    client, store = kept
+    raw = str(await connection.get(client_key(client.client_id)))
+    await connection.set(
+        client_key(client.client_id), raw.replace('"disabled":false', '"disabled":true')
+    )
+    reused = await store.get(client.client_id)
+    assert reused is not None and not reused.disabled
+    await connection.publish(CHANGES, client.client_id)  # as a write through a store would
+    fresh = await store.get(client.client_id)
+    assert fresh is not None and fresh.disabled
+
+
+async def test_every_change_through_another_process_is_seen_on_the_next_lookup(
+    runtime: Runtime, organisation_id: str, new_store: NewStore
+) -> None:
+    """Disable and enable in one process, alternately, each looked up at once in two
+    others that keep records: never a stale answer."""
+    client = await _client(runtime, organisation_id)
+    readers = [await new_store(), await new_store()]
+    for reader in readers:
+        assert await reader.get(client.client_id) == client
+    for round_ in range(30):
+        disabled = round_ % 2 == 0
+        change = runtime.clients.disable if disabled else runtime.clients.enable
+        await change(client.client_id, TEST_ACTOR)
+        for reader in readers:
+            seen = await reader.get(client.client_id)
+            assert seen is not None and seen.disabled is disabled, round_
+
+
+async def test_a_change_made_by_the_same_process_is_seen_at_once(
+    runtime: Runtime, organisation_id: str
+) -> None:
+    client = await _client(runtime, organisation_id)
+    assert not (await runtime.clients.get(client.client_id)).disabled
+    await runtime.clients.disable(client.client_id, TEST_ACTOR)
+    assert (await runtime.clients.get(client.client_id)).disabled
+
+
+async def test_an_unknown_id_is_not_kept(
+    runtime: Runtime, organisation_id: str, new_store: NewStore
+) -> None:
+    """A client registered after a lookup missed it is found by the next lookup (adding a
+    client publishes nothing, so a remembered miss would hide it)."""
+    store = await new_store()
+    assert await store.get("cli_" + "Z" * 22) is None
+    client = await _client(runtime, organisation_id)
+    assert await store.get(client.client_id) == client
+
+
+async def test_a_lost_subscription_means_reading_the_store_until_it_is_back(
+    kept: tuple[Client, ClientStore], connection: redis.asyncio.Redis
+) -> None:
+    """Changes published while a process was not subscribed never reach it: when its
+    subscription drops, it forgets what it kept and reads the store."""
+    client, store = kept
+    killed = await connection.client_kill_filter(_type="pubsub")
+    assert killed >= 1
+    raw = str(await connection.get(client_key(client.client_id)))
+    renamed = raw.replace(client.client_name, "Renamed while nobody listened")
+    await connection.set(client_key(client.client_id), renamed)  # and nothing published
+    seen = await store.get(client.client_id)
+    assert seen is not None and seen.client_name == "Renamed while nobody listened"
+
+
+async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
+    settings: Settings, connection: redis.asyncio.Redis, runtime: Runtime, organisation_id: str
+) -> None:
+    """A lookup whose read from the store raced a change (the change was heard while the
+    read was in flight) answers with what it read but keeps nothing, so the next lookup
+    reads again."""
+    _single_server(settings)
+    client = await _client(runtime, organisation_id)
+    other = await _client(runtime, organisation_id)
+    own = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    cache = ClientCache(own, CHANGES)
+    reads: list[str] = []
+
+    async def plain(client_id: str) -> Client | None:
+        reads.append(client_id)
+        return other if client_id == other.client_id else client
+
+    async def overtaken(client_id: str) -> Client | None:
+        reads.append(client_id)
+        await connection.publish(CHANGES, client_id)
+        # Another lookup in this process hears the change while this read is in flight; a
+        # change to its own client, published after, shows when it has (it reads again).
+        await connection.publish(CHANGES, other.client_id)
+        for _ in range(50):
+            await cache.get(other.client_id, plain)
+            if reads.count(other.client_id) > 1:
+                break
+            await asyncio.sleep(0.01)
+        return client
+
+    try:
+        assert await cache.get(other.client_id, plain) == other
+        assert await cache.get(client.client_id, overtaken) == client
+        assert await cache.get(client.client_id, plain) == client
+        assert reads.count(client.client_id) == 2
+    finally:
+        await cache.aclose()
+        await own.aclose()
