@@ -76,6 +76,12 @@ WORK: dict[str, str] = {
     "pipelines, and a JSON document of them with the next page's link",
 }
 PEER_WORK = "one Node.js process: the client looked up in memory, an ES256 token signed"
+# The peer's second run, with private_key_jwt: the measure of token-cc-jwt.
+JWT_AUTH = "private_key_jwt"
+PEER_JWT_WORK = (
+    "the same with private_key_jwt: the client's ES256 assertion verified and its jti kept "
+    "in memory (its default store; the gateway's is fsynced to Redis)"
+)
 # A gateway busy this share of its cores is bound by its own CPU.
 CPU_BOUND = 0.8
 
@@ -110,19 +116,20 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One line per target: the workload, the target, what was measured, and whether it was
     met (None when it could not be measured in this run)."""
     rows: list[dict[str, Any]] = report["workloads"]
-    peer = report.get("peer")
     lines = []
     for name in ("token-cc-secret", "token-cc-jwt"):
         measured = find(rows, name)
         if measured is None:
             continue
+        peer = peer_for(report, name)
         versus = ratio(measured["ops_per_s"], peer["ops_per_s"]) if peer else None
         met = None if versus is None else versus >= 1.0 and measured["p99_ms"] < 50
+        which = f" ({peer['auth']})" if peer and peer.get("auth") else ""
         lines.append(
             {
                 "workload": name,
                 "target": PEER_TARGET,
-                "measured": f"{versus if versus is not None else '—'}{TIMES} the peer, "
+                "measured": f"{versus if versus is not None else '—'}{TIMES} the peer{which}, "
                 f"p99 {measured['p99_ms']} ms",
                 "met": met,
             }
@@ -333,6 +340,16 @@ def markdown(report: dict[str, Any]) -> str:
             f"{peer['server_cpu_s_per_1000']} CPU s per 1,000) under the same wrk script; "
             f"token-cc-secret ÷ oidc-provider = **{versus}**.",
         ]
+        by_key = report.get("peer_jwt")
+        if by_key:
+            jwt_row = find(rows, "token-cc-jwt")
+            versus = ratio(jwt_row["ops_per_s"], by_key["ops_per_s"]) if jwt_row else None
+            lines[-1] += (
+                f" With private_key_jwt (each request its own ES256 assertion, as token-cc-jwt) "
+                f"it issued {by_key['ops_per_s']:,.1f} tokens/s (p99 {by_key['p99_ms']} ms, "
+                f"{by_key['server_cpu_s_per_1000']} CPU s per 1,000); token-cc-jwt ÷ "
+                f"oidc-provider = **{versus}**."
+            )
     single, measured = scale_out(rows)
     if measured:
         lines += [
@@ -363,7 +380,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| workload | configuration | " + " | ".join(heading for heading, _, _ in COLUMNS) + " |",
         "|---|---|" + "--:|" * len(COLUMNS),
     ]
-    for r in [*rows, *([peer_row(peer)] if peer else [])]:
+    for r in [*rows, *peer_rows(report)]:
         if r.get("available") is False:
             lines.append(
                 f"| {r['workload']} | {r['config']} | {r['note']} |" + " |" * (len(COLUMNS) - 1)
@@ -417,11 +434,11 @@ def limits(report: dict[str, Any]) -> list[str]:
         runs = [r for r in rows if r["workload"] == name]
         parts = [bound(r, cores, load) for r in runs]
         bullets.append(f"* **{name}**: {WORK.get(name, 'see the table')}. " + " ".join(parts))
-    peer = report.get("peer")
-    if peer:
+    for peer in peer_rows(report):
+        work = PEER_JWT_WORK if peer.get("auth") == JWT_AUTH else PEER_WORK
         bullets.append(
-            f"* **{peer_row(peer)['workload']}**: {PEER_WORK}. {cpu_ceiling(peer)}; one core "
-            "at most, whatever the machine has."
+            f"* **{peer['workload']}**: {work}. {cpu_ceiling(peer)}; one core at most, "
+            "whatever the machine has."
         )
     return bullets
 
@@ -501,7 +518,25 @@ def published_comparison(rows: list[dict[str, Any]], cores: int) -> str:
 
 
 def peer_row(peer: dict[str, Any]) -> dict[str, Any]:
-    return {**peer, "workload": f"peer oidc-provider {peer['version']}", "config": "Node.js"}
+    name = f"peer oidc-provider {peer['version']}"
+    if peer.get("auth"):
+        name += f", {peer['auth']}"
+    return {**peer, "workload": name, "config": "Node.js"}
+
+
+def peer_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The peer's runs of the report as table rows: client_secret_basic, then private_key_jwt."""
+    return [peer_row(report[key]) for key in ("peer", "peer_jwt") if report.get(key)]
+
+
+def peer_for(report: dict[str, Any], workload: str) -> dict[str, Any] | None:
+    """The peer run a token workload is judged against: the same client authentication
+    (a report from before the peer's private_key_jwt run has only client_secret_basic)."""
+    if workload == "token-cc-jwt" and report.get("peer_jwt"):
+        return dict(report["peer_jwt"])
+    if workload.startswith("token-cc") and report.get("peer"):
+        return dict(report["peer"])
+    return None
 
 
 def update_doc(doc: Path, text: str) -> bool:
@@ -531,8 +566,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
         for r in report["workloads"]
         if r.get("available") is not False and r.get("ops_per_s") is not None
     ]
-    if report.get("peer"):
-        rows.append(peer_row(report["peer"]))
+    rows += peer_rows(report)
     labels = [
         r["workload"] if r["config"] == MAIN else f"{r['workload']}\n({r['config']})" for r in rows
     ]
@@ -548,11 +582,11 @@ def chart(report: dict[str, Any], path: Path) -> None:
     for axis in (left, right):
         axis.set_yticks(list(positions), labels, fontsize=8)
         axis.invert_yaxis()
-    peer = report.get("peer")
     for n, r in enumerate(rows):
         target = TARGETS.get(r["workload"])
         floor, ceiling = (target.min_ops_per_s, target.max_p99_ms) if target else (None, None)
-        if r["workload"].startswith("token-cc") and r["config"] == MAIN and peer:
+        peer = peer_for(report, r["workload"]) if r["config"] == MAIN else None
+        if peer is not None:
             floor, ceiling = peer["ops_per_s"], 50.0
         if floor:
             left.plot([floor] * 2, [n - 0.4, n + 0.4], color="#d4351c", lw=2)

@@ -67,6 +67,7 @@ class Suite:
         self.want_profile = profile
         self.rows: list[dict[str, Any]] = []
         self.peer: dict[str, Any] | None = None
+        self.peer_jwt: dict[str, Any] | None = None
         self.profiled: dict[str, Any] | None = None
         self._setups: dict[str, Any] = {}
 
@@ -92,8 +93,7 @@ class Suite:
             return workloads.token_cc_secret(gw, label, clients(), folder, o)
         if name == "token-cc-jwt":
             secret = next((r for r in self.rows if r["workload"] == "token-cc-secret"), None)
-            rate = max(secret["ops_per_s"] if secret else 0.0, 1500.0) * 1.5
-            return workloads.token_cc_jwt(gw, label, clients(), folder, o, rate)
+            return workloads.token_cc_jwt(gw, label, clients(), folder, o, assertion_rate(secret))
         if name == "refresh":
             return workloads.refresh(gw, label, folder, o)
         if name == "login":
@@ -135,8 +135,9 @@ class Suite:
                 continue
             target = report.TARGETS.get(r["workload"])
             floor = target.min_ops_per_s if target else None
-            if r["workload"].startswith("token-cc") and self.peer:
-                floor = self.peer["ops_per_s"]
+            peer = report.peer_for({"peer": self.peer, "peer_jwt": self.peer_jwt}, r["workload"])
+            if peer is not None:
+                floor = peer["ops_per_s"]
             share = ratio(r.get("ops_per_s"), floor)
             if share is not None and (worst is None or share < worst[0]):
                 worst = (share, r["workload"], f"{share:.0%} of its throughput target")
@@ -167,21 +168,35 @@ class Suite:
         }
 
     def run_peer(self, advance: Callable[[str], None]) -> None:
-        advance("oidc-provider 9 (npm install, then token-cc-secret)")
+        """oidc-provider as token-cc-secret, then as token-cc-jwt, measures the gateway."""
+        advance("oidc-provider 9 (npm install, then token-cc-secret and token-cc-jwt)")
         form = workloads.CLIENT_CREDENTIALS
         with oidc_provider(self.folder / "peer", form) as peer:
+            server = (peer.base_url, peer.process)
             body = self.folder / "peer-form.txt"
             body.write_text(urlencode(form) + "\n")
             auth = workloads.basic(peer.client_id, peer.secret)
             job = WrkJob("/token", workloads.FORM_TYPE, body, auth, "same")
             result = workloads.measure_wrk(
-                "peer", (peer.base_url, peer.process), "Node.js", (job, job), self.o, stores=False
+                "peer", server, "Node.js", (job, job), self.o, stores=False
             )
-        self.peer = {**result, "version": peer.version}
-        self.console.print(line(report.peer_row(self.peer)))
+            self.peer = {**result, "version": peer.version}
+            self.console.print(line(report.peer_row(self.peer)))
+            jobs = workloads.assertion_jobs(
+                self.folder, "peer-jwt", peer.assertion, assertion_rate(self.peer), self.o
+            )
+            result = workloads.measure_wrk("peer", server, "Node.js", jobs, self.o, stores=False)
+            self.peer_jwt = {**result, "version": peer.version, "auth": report.JWT_AUTH}
+            self.console.print(line(report.peer_row(self.peer_jwt)))
 
 
 MAIN_CONFIG = Config(workers=1, store=Store.EMBEDDED)
+
+
+def assertion_rate(secret: dict[str, Any] | None) -> float:
+    """How many single-use assertions a second to prepare: half as many again as the same
+    server's client_secret_basic rate (at least 1,500/s), which private_key_jwt never beats."""
+    return max(secret["ops_per_s"] if secret else 0.0, 1500.0) * 1.5
 
 
 def line(r: dict[str, Any]) -> str:
@@ -353,10 +368,11 @@ def main() -> None:
         "options": vars(args),
         "workloads": suite.rows,
         "peer": suite.peer,
+        "peer_jwt": suite.peer_jwt,
         "profile": suite.profiled,
     }
     result["verdicts"] = report.verdicts(result)
-    console.print(report.table(suite.rows + ([report.peer_row(suite.peer)] if suite.peer else [])))
+    console.print(report.table(suite.rows + report.peer_rows(result)))
     console.print(report.verdict_table(result))
     scale_out = report.scale_out_table(suite.rows)
     if scale_out is not None:

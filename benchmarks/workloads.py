@@ -303,25 +303,36 @@ def token_cc_jwt(
 ) -> dict[str, Any]:
     """Every request carries its own pre-signed assertion (unique jti, exp 290 s ahead)."""
     audience = f"{gw.settings.issuer}/token"
+    jobs = assertion_jobs(
+        folder, "jwt", lambda expires: assertion(clients.key, audience, exp=expires), rate, o
+    )
+    # Each accepted assertion leaves its jti in Redis until it expires.
+    return measure_wrk("token-cc-jwt", gw, label, jobs, o, stores=True)
+
+
+def assertion_jobs(
+    folder: Path, name: str, sign: Callable[[int], str], rate: float, o: Options
+) -> tuple[WrkJob, WrkJob]:
+    """The warm-up's and the measured run's client_credentials requests, each with its own
+    single-use assertion from ``sign`` (given the expiry, 290 s ahead), enough for ``rate``
+    requests a second with headroom (wrk mode ``once``)."""
 
     def bodies(path: Path, count: int) -> WrkJob:
         expires = int(time.time()) + 290
         with path.open("w") as out:
             for _ in range(count):
-                signed = assertion(clients.key, audience, exp=expires)
                 form = {
                     **CLIENT_CREDENTIALS,
                     "client_assertion_type": ASSERTION_TYPE,
-                    "client_assertion": signed,
+                    "client_assertion": sign(expires),
                 }
                 out.write(urlencode(form) + "\n")
         return WrkJob("/token", FORM_TYPE, path, "", "once")
 
-    # Enough single-use assertions for the measured rate, with headroom.
-    warm = bodies(folder / "jwt-warmup.txt", int(rate * o.warmup) + 100)
-    measured = bodies(folder / "jwt-measured.txt", int(rate * o.seconds) + 100)
-    # Each accepted assertion leaves its jti in Redis until it expires.
-    return measure_wrk("token-cc-jwt", gw, label, (warm, measured), o, stores=True)
+    return (
+        bodies(folder / f"{name}-warmup.txt", int(rate * o.warmup) + 100),
+        bodies(folder / f"{name}-measured.txt", int(rate * o.seconds) + 100),
+    )
 
 
 def refresh(gw: Gateway, label: str, folder: Path, o: Options) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-// The peer for token-cc-secret: oidc-provider 9 issuing client_credentials access tokens
-// as ES256-signed JWTs to one client_secret_basic client, on 127.0.0.1.
+// The peer for token-cc-secret and token-cc-jwt: oidc-provider 9 issuing client_credentials
+// access tokens as ES256-signed JWTs to one client_secret_basic client and one private_key_jwt
+// client (ES256 assertions), on 127.0.0.1.
 // benchmarks/run.py installs oidc-provider@9 into a temporary folder, copies this file there
-// and runs it with: PORT, CLIENT_ID and CLIENT_SECRET in the environment.
+// and runs it with: PORT, CLIENT_ID, CLIENT_SECRET, ASSERTION_CLIENT_ID and ASSERTION_JWKS
+// (the second client's public keys, as a JWK Set) in the environment.
 import { generateKeyPairSync } from 'node:crypto';
 
 import Provider from 'oidc-provider';
@@ -20,6 +22,17 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+      scope: 'submissions',
+    },
+    {
+      client_id: process.env.ASSERTION_CLIENT_ID,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks: JSON.parse(process.env.ASSERTION_JWKS),
       id_token_signed_response_alg: 'ES256',
       scope: 'submissions',
     },

@@ -13,6 +13,7 @@ from benchmarks.profile import hotspots
 from benchmarks.report import (
     DOC_END,
     DOC_START,
+    JWT_AUTH,
     STORES,
     TIMES,
     WORK,
@@ -80,6 +81,24 @@ def test_the_token_target_is_the_peer_rate_from_the_same_run_and_p99_under_50_ms
     assert _verdict(_report(slow_tail), "token-cc-secret")["met"] is False
     # Without the peer there is nothing to compare with: not judged, not failed.
     assert _verdict(_report(rows, peer_ops=None), "token-cc-secret")["met"] is None
+
+
+def test_private_key_jwt_is_judged_against_the_peer_authenticating_the_same_way() -> None:
+    """token-cc-jwt against the peer's private_key_jwt run, token-cc-secret against its
+    client_secret_basic run; a report without the former falls back to the latter."""
+    rows = [_row("token-cc-secret", 5500.0, 10.0), _row("token-cc-jwt", 2000.0, 20.0)]
+    report = _report(rows, peer_ops=5000.0)
+    assert _verdict(report, "token-cc-jwt")["met"] is False  # 0.4x the secret peer
+    report["peer_jwt"] = {**_row("peer", 1900.0, 20.0), "version": "9.13.3", "auth": JWT_AUTH}
+    jwt_line = _verdict(report, "token-cc-jwt")
+    assert jwt_line["met"] is True
+    assert jwt_line["measured"].startswith(f"1.05{TIMES} the peer (private_key_jwt)")
+    assert _verdict(report, "token-cc-secret")["met"] is True  # still against 5,000/s
+    report["peer_jwt"]["ops_per_s"] = 2100.0
+    assert _verdict(report, "token-cc-jwt")["met"] is False
+    text = markdown(report)
+    assert "peer oidc-provider 9.13.3, private_key_jwt" in text
+    assert "token-cc-jwt ÷ oidc-provider = **0.95**" in text
 
 
 def test_scaling_compares_one_and_two_workers_on_the_same_store() -> None:
