@@ -67,7 +67,8 @@ WORK: dict[str, str] = {
     "sessions": "Redis memory alone: the session hash (a hashtable once one field outgrows "
     "`hash-max-listpack-value`) and its entry in the account's index",
     "inbox-open": "the access token's check (its signature remembered, its revocation read), "
-    "the client, then the conversation, team and messages in one "
+    "the client (its record kept in the process), then the conversation, team and messages "
+    "in one "
     "pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
     "`message.read` evidence entry chained after the last (fsynced), served directly by the "
     "edge middleware",
@@ -437,8 +438,8 @@ def limits(report: dict[str, Any]) -> list[str]:
     for peer in peer_rows(report):
         work = PEER_JWT_WORK if peer.get("auth") == JWT_AUTH else PEER_WORK
         bullets.append(
-            f"* **{peer['workload']}**: {work}. {cpu_ceiling(peer)}; one core at most, "
-            "whatever the machine has."
+            f"* **{peer['workload']}**: {work}. {cpu_ceiling(peer)}; one process, but its "
+            "garbage collector and libuv's threads can take more than one core."
         )
     return bullets
 
