@@ -3,16 +3,17 @@
 Every token request and every API call made with a token looks its client up, and records
 change a few times a year, so the Redis read was the one round trip of the token endpoint.
 A process keeps the records it read while it is subscribed to the registry's change channel
-(:data:`gateway.clients.store.CHANGES`), on which every write through
-:class:`~gateway.clients.store.ClientStore` publishes the client's id.
+(:data:`gateway.clients.store.CHANGES`), on which every change made through
+:class:`~gateway.clients.store.ClientStore` publishes the client's id (a new client needs
+no message: an id that was not found is never kept).
 
 Why this is as fresh as reading Redis every time: a writer publishes before it answers, so
 by the time anyone can act on a change (an operator's next request, a test's next call) the
 id is already waiting on this process's subscription. Before a record is used, the
 subscription's socket is polled (one system call, no wait) and whatever waits there or in
 the connection's buffers is read and drops the records it names; only then does the lookup
-trust what is kept. A change that lands while a record is being read from Redis
-means that read is used once but not kept. If the subscription fails, everything kept is
+trust what is kept. A change that lands while a record is being read from Redis means that
+read is used once but not kept. If the subscription fails, everything kept is
 dropped and records are read from Redis until a fresh subscription is confirmed.
 """
 
