@@ -343,6 +343,7 @@ async def open_runtime(settings: Settings, clock: Clock | None = None) -> AsyncI
         # Refuse a production start before any adapter is built from the settings.
         await SystemService(SystemStore(redis)).check_startup(settings)
         runtime = build(settings, redis, target, clock or SystemClock())
+        await runtime.clients.check_startup()
         yield runtime
     finally:
         if runtime is not None:

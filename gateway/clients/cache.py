@@ -9,12 +9,25 @@ no message: an id that was not found is never kept).
 
 Why this is as fresh as reading Redis every time: a writer publishes before it answers, so
 by the time anyone can act on a change (an operator's next request, a test's next call) the
-id is already waiting on this process's subscription. Before a record is used, the
-subscription's socket is polled (one system call, no wait) and whatever waits there or in
-the connection's buffers is read and drops the records it names; only then does the lookup
-trust what is kept. A change that lands while a record is being read from Redis means that
-read is used once but not kept. If the subscription fails, everything kept is
-dropped and records are read from Redis until a fresh subscription is confirmed.
+id has been sent down this process's subscription, in order with everything else on it.
+Before a kept record is used:
+
+- the subscription's socket is polled (one system call, no wait), and whatever waits there
+  or in the connection's buffers is read and drops the records it names;
+- the subscription must have answered a ``PING`` sent less than :data:`STALE_SECONDS` ago
+  (Redis answers in order, so that answer proves every change published before the ping
+  arrived has been read; a connection that died without a sign, half-open behind a
+  balancer, stops being trusted within that time);
+- it must still be the connection that was subscribed: redis-py may reconnect and
+  subscribe again by itself, and changes published in between are lost.
+
+Any doubt drops everything kept; records are then read from Redis while a new subscription
+is made in the background. A read that a change overtook is used once and not kept.
+
+# NOTE: across a network "heard before anyone can act" is a race the change wins by the
+# operator's own round trips; a change still in flight (a lost packet being resent) when
+# the next request arrives can be missed for that long. Changes older than STALE_SECONDS
+# are always seen. With the embedded Redis (a local socket) the change is always first.
 """
 
 from __future__ import annotations
@@ -26,8 +39,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.connection import AbstractConnection, Connection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gateway.clients.models import Client
 
@@ -35,8 +51,16 @@ from gateway.clients.models import Client
 MAX_KEPT = 10_000
 # After a failed subscription, records are read from Redis for this long before retrying.
 RETRY_SECONDS = 1.0
-# How long a new subscription may take to be confirmed before it is given up.
+# How long a new subscription may take to be confirmed.
 CONFIRM_SECONDS = 2.0
+# How long a message that has started to arrive may take to arrive whole.
+READ_SECONDS = 0.05
+# A ping goes down the subscription at most this often, when lookups need a fresh answer;
+PING_SECONDS = 0.5
+# kept records are trusted only while one sent less than this long ago has come back;
+STALE_SECONDS = 2.0
+# and a ping unanswered this long means the connection is dead.
+DEAD_SECONDS = 6.0
 
 Read = Callable[[str], Awaitable[Client | None]]
 
@@ -47,12 +71,17 @@ class ClientCache:
     def __init__(self, redis: Redis, channel: str) -> None:
         self._redis = redis
         self._channel = channel
-        self._subscription: PubSub | None = None
-        self._socket = select.poll()  # the subscription's socket, once subscribed
+        self._listening: Subscription | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
         self._kept: dict[str, Client] = {}
         self._changes = 0  # how many changes this process has heard of
         self._lock = asyncio.Lock()
-        self._retry_at = 0.0
+
+    @property
+    def listening(self) -> bool:
+        """Whether this process is subscribed to the changes (so it may keep records)."""
+        return self._listening is not None
 
     async def get(self, client_id: str, read: Read) -> Client | None:
         if not await self._caught_up():
@@ -72,77 +101,155 @@ class ClientCache:
         self._changes += 1
 
     async def aclose(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._starting
         async with self._lock:
-            await self._drop_subscription()
+            await self._lose()
 
     async def _caught_up(self) -> bool:
-        """Subscribed, and every change published so far applied."""
-        async with self._lock:
-            try:
-                if self._subscription is None and not await self._subscribe():
-                    return False
-                unfinished = 0
-                while (subscription := await self._waiting()) is not None:
-                    message = await subscription.get_message(timeout=CONFIRM_SECONDS)
-                    # A health check's answer reads as no message; twice running, with bytes
-                    # still waiting, means a message that never ends or a socket gone bad.
-                    unfinished = unfinished + 1 if message is None else 0
-                    if unfinished > 1:
-                        raise ConnectionError("the change channel left a message unfinished")
-                    self._apply(message)
-            except Exception:  # any failure: nothing kept can be trusted any more
-                await self._drop_subscription()
-                self._retry_at = time.monotonic() + RETRY_SECONDS
-                return False
-            return True
-
-    async def _subscribe(self) -> bool:
-        if time.monotonic() < self._retry_at:
+        """Subscribed, alive, and every change published so far applied."""
+        listening = self._listening
+        if listening is None:
+            self._start()
             return False
-        subscription = self._redis.pubsub()
-        self._subscription = subscription
-        await subscription.subscribe(self._channel)
-        # NOTE: kept records are trusted only once Redis has confirmed the subscription: a
-        # change published before that would never reach this process.
-        deadline = time.monotonic() + CONFIRM_SECONDS
-        while time.monotonic() < deadline:
-            message = await subscription.get_message(timeout=CONFIRM_SECONDS)
-            if message is not None and message["type"] == "subscribe":
-                self._watch(subscription)
-                return True
-        raise TimeoutError("the change channel subscription was not confirmed")
+        async with self._lock:
+            if listening is not self._listening:  # lost while this lookup waited
+                return False
+            try:
+                return await listening.catch_up(self._apply)
+            except Exception:  # any doubt: nothing kept can be trusted any more
+                await self._lose()
+                return False
 
-    async def _waiting(self) -> PubSub | None:
-        """The subscription, if anything has reached it that it has not yet read."""
-        subscription = self._subscription
-        connection = subscription.connection if subscription else None
-        if subscription is None or connection is None or not connection.is_connected:
-            # Changes published while it was down are lost: it is not trusted again.
-            raise ConnectionError("the change channel subscription has lost its connection")
-        if await connection.can_read() or self._socket.poll(0):  # buffered, closed or arrived
-            return subscription
-        return None
+    def _apply(self, client_id: str) -> None:
+        self._kept.pop(client_id, None)
+        self._changes += 1
 
-    def _watch(self, subscription: PubSub) -> None:
-        """Poll the socket of ``subscription`` from now on."""
-        # redis-py gives no public handle on the socket; its stream writer's transport does.
-        writer = getattr(subscription.connection, "_writer", None)
-        sock = writer.get_extra_info("socket") if writer is not None else None
-        if sock is None:
-            raise ConnectionError("the change channel subscription has no socket")
-        self._socket = select.poll()
-        self._socket.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+    def _start(self) -> None:
+        """Subscribe in the background (lookups read Redis meanwhile), unless under way or
+        too soon after a failure."""
+        if self._starting is not None or time.monotonic() < self._retry_at:
+            return
+        self._starting = asyncio.create_task(self._subscribe(), name="client changes")
 
-    def _apply(self, message: dict[str, Any] | None) -> None:
-        if message is not None and message["type"] == "message":
-            self._kept.pop(str(message["data"]), None)
-            self._changes += 1
+    async def _subscribe(self) -> None:
+        try:
+            self._listening = await Subscription.open(self._redis, self._channel)
+        except Exception:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+        finally:
+            self._starting = None
 
-    async def _drop_subscription(self) -> None:
+    async def _lose(self) -> None:
         self._kept.clear()
         self._changes += 1
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            # Closing a broken connection may fail again; it is dropped either way.
-            with contextlib.suppress(Exception):
-                await subscription.aclose()  # type: ignore[no-untyped-call]
+        listening, self._listening = self._listening, None
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        if listening is not None:
+            await listening.aclose()
+
+
+class Subscription:
+    """The change channel on a connection of its own, without redis-py's retries: a
+    connection that fails must say so, not reconnect and subscribe again quietly."""
+
+    def __init__(self, client: Redis, pubsub: PubSub, connection: AbstractConnection) -> None:
+        self._client = client
+        self._pubsub = pubsub
+        self._connection = connection
+        transport = _transport(connection)
+        if transport is None:
+            raise ConnectionError("the change channel has no connection")
+        self._transport = transport
+        self._socket = select.poll()
+        self._socket.register(
+            transport.get_extra_info("socket").fileno(), select.POLLIN | select.POLLPRI
+        )
+        self._answered = time.monotonic()  # the confirmation proves it alive as of now
+        self._pinged = self._answered
+        self._unanswered_since: float | None = None
+
+    @classmethod
+    async def open(cls, redis: Redis, channel: str) -> Subscription:
+        pool = redis.connection_pool
+        settings: dict[str, Any] = {
+            **pool.connection_kwargs,
+            "retry": Retry(NoBackoff(), 0),
+            "retry_on_error": [],
+            "health_check_interval": 0,  # this class pings, and reads the answers itself
+        }
+        if issubclass(pool.connection_class, Connection):  # TCP (or TLS), not a local socket
+            settings["socket_keepalive"] = True
+        own = ConnectionPool(connection_class=pool.connection_class, **settings)
+        client = Redis.from_pool(own)
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(channel)
+            deadline = time.monotonic() + CONFIRM_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                message = await pubsub.get_message(timeout=left)
+                if message is not None and message["type"] == "subscribe":
+                    if pubsub.connection is None:
+                        break
+                    return cls(client, pubsub, pubsub.connection)
+            raise TimeoutError("the change channel subscription was not confirmed")
+        except BaseException:
+            await _close(client, pubsub)
+            raise
+
+    async def catch_up(self, changed: Callable[[str], None]) -> bool:
+        """Apply every change waiting; whether kept records may be trusted now. Raises when
+        the subscription can no longer be trusted at all."""
+        if (
+            self._pubsub.connection is not self._connection
+            or _transport(self._connection) is not self._transport
+            or self._transport.is_closing()
+        ):
+            raise ConnectionError("the change channel's connection was lost")
+        unfinished = 0
+        while await self._connection.can_read() or self._socket.poll(0):
+            message = await self._pubsub.get_message(timeout=READ_SECONDS)
+            if message is None:
+                unfinished += 1
+                if unfinished > 1:
+                    raise ConnectionError("the change channel left a message unfinished")
+                continue
+            unfinished = 0
+            kind = message["type"]
+            if kind == "message":
+                changed(str(message["data"]))
+            elif kind == "pong":
+                self._answered = max(self._answered, float(message["data"]))
+                if self._unanswered_since is not None and self._answered >= self._unanswered_since:
+                    self._unanswered_since = None
+            else:  # a subscription made again means changes may have been missed
+                raise ConnectionError(f"the change channel sent {kind!r}")
+        now = time.monotonic()
+        if self._unanswered_since is not None and now - self._unanswered_since >= DEAD_SECONDS:
+            raise ConnectionError("the change channel has not answered a ping")
+        if now - self._answered >= PING_SECONDS and now - self._pinged >= PING_SECONDS:
+            # The answer comes to a later lookup; this one has what it needs or reads Redis.
+            self._pinged = now
+            if self._unanswered_since is None:
+                self._unanswered_since = now
+            await self._pubsub.ping(repr(now))
+        return now - self._answered < STALE_SECONDS
+
+    async def aclose(self) -> None:
+        await _close(self._client, self._pubsub)
+
+
+def _transport(connection: AbstractConnection) -> asyncio.BaseTransport | None:
+    """The connection's transport: redis-py names no public handle, its stream writer has one."""
+    writer = getattr(connection, "_writer", None)
+    return writer.transport if writer is not None else None
+
+
+async def _close(client: Redis, pubsub: PubSub) -> None:
+    # Closing a broken connection may fail again; it is dropped either way.
+    with contextlib.suppress(Exception):
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    with contextlib.suppress(Exception):
+        await client.aclose()

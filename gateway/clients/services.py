@@ -99,6 +99,10 @@ class ClientService:
         )
         return IssuedClient(client, secret)
 
+    async def check_startup(self) -> None:
+        """Refuse to start where changes to clients could not be announced."""
+        await self._store.check_changes()
+
     async def aclose(self) -> None:
         """Stop hearing of changes to clients (the runtime is closing)."""
         await self._store.aclose()

@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from gateway.clients.cache import ClientCache
 from gateway.clients.models import AuthMethod, Client, GrantType, IdTokenAlg
+from gateway.core.errors import ConfigurationError
 from gateway.core.keyspace import tagged
 from gateway.core.redis import RedisClient
 
@@ -100,6 +102,23 @@ class ClientStore:
             pipe.set(client_key(client.client_id), _dump(client))
             pipe.zadd(INDEX, {client.client_id: score})
             await pipe.execute()
+
+    async def check_changes(self) -> None:
+        """Refuse to start where the Redis user may not publish on :data:`CHANGES`: every
+        change to a client would fail (docs/architecture.md shows the ACL that allows it)."""
+        try:
+            await self._redis.publish(CHANGES, "")  # an id no client has: nothing is dropped
+        except NoPermissionError as exc:
+            raise ConfigurationError(
+                f"the Redis user may not publish on {CHANGES}, where every change to a client "
+                "is announced: add `&{gc:*` and `+publish +subscribe +unsubscribe` to its ACL "
+                "(docs/architecture.md, Hardening an external Redis)"
+            ) from exc
+
+    @property
+    def keeping(self) -> bool:
+        """Whether lookups may be answered from records this process keeps."""
+        return self._cache is not None and self._cache.listening
 
     async def get(self, client_id: str) -> Client | None:
         """The client, as kept by this process while it hears of every change, else read."""

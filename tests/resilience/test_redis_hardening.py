@@ -23,6 +23,7 @@ import redis
 import redis.asyncio
 
 from certs.authority import ROOT_CERT, TLS_CERT, TLS_KEY, CertificateAuthority
+from gateway.core.errors import ConfigurationError
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime, open_runtime
 from tests.conftest import TEST_ACTOR
@@ -33,6 +34,7 @@ from tests.support.servers import ROOT, threaded_gateway
 from tests.support.web import Browser
 
 PASSWORD = "hardened-" + uuid.uuid4().hex
+_WITHOUT_CHANNELS = GATEWAY_COMMANDS.replace(" +publish +subscribe +unsubscribe", "")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def hardened(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "appendfsync always",
             "user default off",
             f"user govconnect {GATEWAY_ACL} >{PASSWORD}",
+            # The rule this page showed before clients' changes were announced on a channel.
+            f"user before-channels on ~{{gc:* resetchannels -@all {_WITHOUT_CHANNELS} >{PASSWORD}",
         ],
     )
     server.start()
@@ -87,6 +91,19 @@ async def hardened_runtime(hardened_settings: Settings) -> AsyncIterator[Runtime
 def hardened_url(hardened_settings: Settings) -> Iterator[str]:
     with threaded_gateway(hardened_settings) as base_url:
         yield base_url
+
+
+async def test_a_user_that_may_not_announce_client_changes_is_refused_at_start(
+    hardened: Hardened, hardened_settings: Settings
+) -> None:
+    """An ACL from before client changes were announced on a channel: the gateway says what
+    to add, instead of starting and then failing every change to a client."""
+    assert "+publish" not in _WITHOUT_CHANNELS
+    url = hardened.url.replace("//govconnect:", "//before-channels:", 1)
+    older = hardened_settings.model_copy(update={"redis_url": url})
+    with pytest.raises(ConfigurationError, match=r"\+publish \+subscribe \+unsubscribe"):
+        async with open_runtime(older):
+            pass
 
 
 async def test_readyz_reports_the_tls_store(hardened_url: str) -> None:

@@ -13,6 +13,7 @@ import redis.asyncio
 from gateway.clients.cache import ClientCache
 from gateway.clients.models import Client, ClientRegistration
 from gateway.clients.store import CHANGES, ClientStore, client_key
+from gateway.core.redis import RedisClient, connect, resolve_target
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime
 from tests.conftest import TEST_ACTOR
@@ -38,11 +39,12 @@ async def connection(settings: Settings) -> AsyncIterator[redis.asyncio.Redis]:
 
 @pytest.fixture
 async def new_store(settings: Settings) -> AsyncIterator[NewStore]:
-    """Stores on connections of their own, as separate gateway processes have."""
-    opened: list[tuple[redis.asyncio.Redis, ClientStore]] = []
+    """Stores on connections of their own, made as a gateway process makes them (with
+    redis-py's retries, which reconnect quietly), as separate processes have."""
+    opened: list[tuple[RedisClient, ClientStore]] = []
 
     async def make() -> ClientStore:
-        client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+        client = connect(resolve_target(settings, None), settings)
         store = ClientStore(client)
         opened.append((client, store))
         return store
@@ -69,8 +71,20 @@ async def kept(
     _single_server(settings)
     client = await _client(runtime, organisation_id)
     store = await new_store()
-    assert await store.get(client.client_id) == client
+    await _keeping(store, client)
     return client, store
+
+
+async def _keeping(store: ClientStore, client: Client) -> None:
+    """Look ``client`` up until the store keeps records (it subscribes in the background,
+    reading the store meanwhile), then once more so that it keeps this one."""
+    for _ in range(500):
+        assert await store.get(client.client_id) == client
+        if store.keeping:
+            break
+        await asyncio.sleep(0.01)
+    assert store.keeping
+    assert await store.get(client.client_id) == client
 
 
 async def test_a_record_read_once_is_reused_without_reading_the_store(
@@ -91,14 +105,17 @@ async def test_a_record_read_once_is_reused_without_reading_the_store(
 
 
 async def test_every_change_through_another_process_is_seen_on_the_next_lookup(
-    runtime: Runtime, organisation_id: str, new_store: NewStore
+    settings: Settings, runtime: Runtime, organisation_id: str, new_store: NewStore
 ) -> None:
     """Disable and enable in one process, alternately, each looked up at once in two
     others that keep records: never a stale answer."""
     client = await _client(runtime, organisation_id)
     readers = [await new_store(), await new_store()]
     for reader in readers:
-        assert await reader.get(client.client_id) == client
+        if settings.redis_cluster:
+            assert await reader.get(client.client_id) == client
+        else:
+            await _keeping(reader, client)
     for round_ in range(30):
         disabled = round_ % 2 == 0
         change = runtime.clients.disable if disabled else runtime.clients.enable
@@ -141,6 +158,8 @@ async def test_a_lost_subscription_means_reading_the_store_until_it_is_back(
     await connection.set(client_key(client.client_id), renamed)  # and nothing published
     seen = await store.get(client.client_id)
     assert seen is not None and seen.client_name == "Renamed while nobody listened"
+    # Then it subscribes again, and keeps records again.
+    await _keeping(store, seen)
 
 
 async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
@@ -152,7 +171,8 @@ async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
     _single_server(settings)
     client = await _client(runtime, organisation_id)
     other = await _client(runtime, organisation_id)
-    own = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    own = connect(resolve_target(settings, None), settings)
+    assert isinstance(own, redis.asyncio.Redis)
     cache = ClientCache(own, CHANGES)
     reads: list[str] = []
 
@@ -168,13 +188,22 @@ async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
         await connection.publish(CHANGES, other.client_id)
         for _ in range(50):
             await cache.get(other.client_id, plain)
-            if reads.count(other.client_id) > 1:
+            if other.client_id in reads:
                 break
             await asyncio.sleep(0.01)
+        assert other.client_id in reads
         return client
 
     try:
+        for _ in range(200):  # until subscribed (in the background), then once to keep it
+            await cache.get(other.client_id, plain)
+            if cache.listening:
+                break
+            await asyncio.sleep(0.01)
         assert await cache.get(other.client_id, plain) == other
+        reads.clear()
+        assert await cache.get(other.client_id, plain) == other
+        assert reads == []  # kept
         assert await cache.get(client.client_id, overtaken) == client
         assert await cache.get(client.client_id, plain) == client
         assert reads.count(client.client_id) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -26,15 +27,18 @@ from tests.gateway.clients.support import public_jwk, registration, secret_regis
 from tests.support.evidence import recorded
 
 
-def no_secrets_service(runtime: Runtime) -> ClientService:
+@pytest.fixture
+async def no_secrets(runtime: Runtime) -> AsyncIterator[ClientService]:
     """The same store and organisations, as a production gateway builds the service."""
-    return ClientService(
+    service = ClientService(
         ClientStore(runtime.redis),
         runtime.clock,
         runtime.evidence,
         runtime.organisations,
         secrets_allowed=False,
     )
+    yield service
+    await service.aclose()
 
 
 async def test_a_key_client_is_registered_without_a_secret(
@@ -126,9 +130,9 @@ async def test_unknown_wrong_disabled_and_keyed_clients_fail_alike(
 
 
 async def test_secrets_are_refused_when_switched_off(
-    runtime: Runtime, organisation_id: str
+    no_secrets: ClientService, organisation_id: str
 ) -> None:
-    service = no_secrets_service(runtime)
+    service = no_secrets
     with pytest.raises(ClientSecretsNotAllowedError) as caught:
         await service.add(
             ClientRegistration.build(secret_registration(organisation_id)), TEST_ACTOR
@@ -144,13 +148,13 @@ async def test_secrets_are_refused_when_switched_off(
 
 
 async def test_a_development_secret_client_cannot_use_its_secret_once_secrets_are_off(
-    runtime: Runtime, organisation_id: str
+    runtime: Runtime, no_secrets: ClientService, organisation_id: str
 ) -> None:
     issued = await runtime.clients.add(
         ClientRegistration.build(secret_registration(organisation_id)), TEST_ACTOR
     )
     assert issued.secret is not None
-    service = no_secrets_service(runtime)
+    service = no_secrets
     with pytest.raises(ClientAuthenticationError):
         await service.authenticate_secret(issued.client.client_id, issued.secret)
     with pytest.raises(ClientSecretsNotAllowedError):
