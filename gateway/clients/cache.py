@@ -179,6 +179,9 @@ class Subscription:
             "retry": Retry(NoBackoff(), 0),
             "retry_on_error": [],
             "health_check_interval": 0,  # this class pings, and reads the answers itself
+            # redis-py parses a decoded answer to PING on a subscription as a message of type
+            # "P" (the first letter of "PONG"); undecoded it is the "pong" it should be.
+            "decode_responses": False,
         }
         if issubclass(pool.connection_class, Connection):  # TCP (or TLS), not a local socket
             settings["socket_keepalive"] = True
@@ -219,9 +222,9 @@ class Subscription:
             unfinished = 0
             kind = message["type"]
             if kind == "message":
-                changed(str(message["data"]))
+                changed(bytes(message["data"]).decode())
             elif kind == "pong":
-                self._answered = max(self._answered, float(message["data"]))
+                self._answered = max(self._answered, float(bytes(message["data"])))
                 if self._unanswered_since is not None and self._answered >= self._unanswered_since:
                     self._unanswered_since = None
             else:  # a subscription made again means changes may have been missed

@@ -5,12 +5,13 @@ on their very next lookup, and a process that cannot hear of changes reads the s
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio
 
-from gateway.clients.cache import ClientCache
+from gateway.clients.cache import STALE_SECONDS, ClientCache
 from gateway.clients.models import Client, ClientRegistration
 from gateway.clients.store import CHANGES, ClientStore, client_key
 from gateway.core.redis import RedisClient, connect, resolve_target
@@ -207,6 +208,41 @@ async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
         assert await cache.get(client.client_id, overtaken) == client
         assert await cache.get(client.client_id, plain) == client
         assert reads.count(client.client_id) == 2
+    finally:
+        await cache.aclose()
+        await own.aclose()
+
+
+async def test_records_stay_kept_while_the_subscription_answers_its_pings(
+    settings: Settings, runtime: Runtime, organisation_id: str
+) -> None:
+    """Trust lasts STALE_SECONDS past the last answered ping; lookups spread over longer
+    than that keep being answered from the kept record, because each ping sent on the way
+    is answered and read (a ping's answer misread once dropped the subscription)."""
+    _single_server(settings)
+    client = await _client(runtime, organisation_id)
+    own = connect(resolve_target(settings, None), settings)
+    assert isinstance(own, redis.asyncio.Redis)
+    cache = ClientCache(own, CHANGES)
+    reads: list[str] = []
+
+    async def read(client_id: str) -> Client | None:
+        reads.append(client_id)
+        return client
+
+    try:
+        for _ in range(500):
+            await cache.get(client.client_id, read)
+            if cache.listening:
+                break
+            await asyncio.sleep(0.01)
+        reads.clear()
+        deadline = time.monotonic() + STALE_SECONDS * 1.5
+        while time.monotonic() < deadline:
+            assert await cache.get(client.client_id, read) == client
+            await asyncio.sleep(0.01)
+        assert cache.listening
+        assert len(reads) <= 1  # the first lookup after subscribing reads it to keep it
     finally:
         await cache.aclose()
         await own.aclose()
