@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import select
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.connection import AbstractConnection, Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import NoPermissionError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from gateway.clients.models import Client
 
@@ -64,6 +67,8 @@ DEAD_SECONDS = 6.0
 
 Read = Callable[[str], Awaitable[Client | None]]
 
+log = logging.getLogger(__name__)
+
 
 class ClientCache:
     """What :meth:`ClientStore.get` reads through; see the module docstring."""
@@ -74,6 +79,8 @@ class ClientCache:
         self._listening: Subscription | None = None
         self._starting: asyncio.Task[None] | None = None
         self._retry_at = 0.0
+        self._failing = False  # the last subscription failed (logged once until one works)
+        self._closed = False
         self._kept: dict[str, Client] = {}
         self._changes = 0  # how many changes this process has heard of
         self._lock = asyncio.Lock()
@@ -101,6 +108,7 @@ class ClientCache:
         self._changes += 1
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._starting is not None:
             self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -130,17 +138,45 @@ class ClientCache:
     def _start(self) -> None:
         """Subscribe in the background (lookups read Redis meanwhile), unless under way or
         too soon after a failure."""
-        if self._starting is not None or time.monotonic() < self._retry_at:
+        if self._closed or self._starting is not None or time.monotonic() < self._retry_at:
             return
         self._starting = asyncio.create_task(self._subscribe(), name="client changes")
 
-    async def _subscribe(self) -> None:
+    async def start(self) -> None:
+        """Subscribe now, at start-up: a Redis user refused the channel raises
+        ``NoPermissionError`` before anything is served; other failures are retried in the
+        background."""
+        await self._subscribe(refusal_raises=True)
+
+    async def _subscribe(self, *, refusal_raises: bool = False) -> None:
         try:
-            self._listening = await Subscription.open(self._redis, self._channel)
-        except Exception:
+            listening = await Subscription.open(self._redis, self._channel)
+        except NoPermissionError:
             self._retry_at = time.monotonic() + RETRY_SECONDS
+            if refusal_raises:
+                raise
+            self._log_failure("the Redis user may not subscribe")
+            return
+        except Exception as exc:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            self._log_failure(repr(exc))
+            return
         finally:
             self._starting = None
+        if self._closed:
+            await listening.aclose()
+            return
+        self._failing = False
+        self._listening = listening
+
+    def _log_failure(self, error: str) -> None:
+        if not self._failing:  # once, until a subscription works again
+            self._failing = True
+            log.warning(
+                "cannot subscribe to client changes; client records are read from Redis on "
+                "every lookup until it can",
+                extra={"channel": self._channel, "error": error},
+            )
 
     async def _lose(self) -> None:
         self._kept.clear()
@@ -175,9 +211,13 @@ class Subscription:
     async def open(cls, redis: Redis, channel: str) -> Subscription:
         pool = redis.connection_pool
         settings: dict[str, Any] = {
-            **pool.connection_kwargs,
-            "retry": Retry(NoBackoff(), 0),
+            **{k: v for k, v in pool.connection_kwargs.items() if not k.startswith("maint_")},
+            # No error is retried: redis-py's failure handler would reconnect and subscribe
+            # again (slowly, under the cache's lock) before the error is raised.
+            "retry": Retry(NoBackoff(), 0, supported_errors=()),
             "retry_on_error": [],
+            # Maintenance pushes read as no message, which would look like a broken one.
+            "maint_notifications_config": MaintNotificationsConfig(enabled=False),
             "health_check_interval": 0,  # this class pings, and reads the answers itself
             # redis-py parses a decoded answer to PING on a subscription as a message of type
             # "P" (the first letter of "PONG"); undecoded it is the "pong" it should be.
@@ -194,9 +234,12 @@ class Subscription:
             while (left := deadline - time.monotonic()) > 0:
                 message = await pubsub.get_message(timeout=left)
                 if message is not None and message["type"] == "subscribe":
-                    if pubsub.connection is None:
+                    connection = pubsub.connection
+                    if connection is None:
                         break
-                    return cls(client, pubsub, pubsub.connection)
+                    # Never subscribed again on a new connection: a lost one must be seen.
+                    connection.deregister_connect_callback(pubsub.on_connect)
+                    return cls(client, pubsub, connection)
             raise TimeoutError("the change channel subscription was not confirmed")
         except BaseException:
             await _close(client, pubsub)

@@ -104,15 +104,19 @@ class ClientStore:
             await pipe.execute()
 
     async def check_changes(self) -> None:
-        """Refuse to start where the Redis user may not publish on :data:`CHANGES`: every
-        change to a client would fail (docs/architecture.md shows the ACL that allows it)."""
+        """Refuse to start where the Redis user may not publish on :data:`CHANGES` (every
+        change to a client would fail) or subscribe to it (no process could keep records);
+        docs/architecture.md shows the ACL that allows both. Subscribes this process."""
         try:
             await self._redis.publish(CHANGES, "")  # an id no client has: nothing is dropped
+            if self._cache is not None:
+                await self._cache.start()
         except NoPermissionError as exc:
             raise ConfigurationError(
-                f"the Redis user may not publish on {CHANGES}, where every change to a client "
-                "is announced: add `&{gc:*` and `+publish +subscribe +unsubscribe` to its ACL "
-                "(docs/architecture.md, Hardening an external Redis)"
+                f"the Redis user may not publish on or subscribe to {CHANGES}, where every "
+                "change to a client is announced: add `&{gc:*` and "
+                "`+publish +subscribe +unsubscribe` to its ACL (docs/architecture.md, "
+                "Hardening an external Redis)"
             ) from exc
 
     @property

@@ -35,6 +35,7 @@ from tests.support.web import Browser
 
 PASSWORD = "hardened-" + uuid.uuid4().hex
 _WITHOUT_CHANNELS = GATEWAY_COMMANDS.replace(" +publish +subscribe +unsubscribe", "")
+_PUBLISH_ONLY = GATEWAY_COMMANDS.replace(" +subscribe +unsubscribe", "")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def hardened(pki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             f"user govconnect {GATEWAY_ACL} >{PASSWORD}",
             # The rule this page showed before clients' changes were announced on a channel.
             f"user before-channels on ~{{gc:* resetchannels -@all {_WITHOUT_CHANNELS} >{PASSWORD}",
+            f"user publish-only on ~{{gc:* resetchannels &{{gc:* -@all {_PUBLISH_ONLY} >{PASSWORD}",
         ],
     )
     server.start()
@@ -99,11 +101,13 @@ async def test_a_user_that_may_not_announce_client_changes_is_refused_at_start(
     """An ACL from before client changes were announced on a channel: the gateway says what
     to add, instead of starting and then failing every change to a client."""
     assert "+publish" not in _WITHOUT_CHANNELS
-    url = hardened.url.replace("//govconnect:", "//before-channels:", 1)
-    older = hardened_settings.model_copy(update={"redis_url": url})
-    with pytest.raises(ConfigurationError, match=r"\+publish \+subscribe \+unsubscribe"):
-        async with open_runtime(older):
-            pass
+    assert "+publish" in _PUBLISH_ONLY and "+subscribe" not in _PUBLISH_ONLY
+    for user in ("before-channels", "publish-only"):
+        url = hardened.url.replace("//govconnect:", f"//{user}:", 1)
+        older = hardened_settings.model_copy(update={"redis_url": url})
+        with pytest.raises(ConfigurationError, match=r"\+publish \+subscribe \+unsubscribe"):
+            async with open_runtime(older):
+                pass
 
 
 async def test_readyz_reports_the_tls_store(hardened_url: str) -> None:
