@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.clients.cache import ClientCache
 from gateway.clients.models import AuthMethod, Client, GrantType, IdTokenAlg
@@ -106,11 +108,18 @@ class ClientStore:
     async def check_changes(self) -> None:
         """Refuse to start where the Redis user may not publish on :data:`CHANGES` (every
         change to a client would fail) or subscribe to it (no process could keep records);
-        docs/architecture.md shows the ACL that allows both. Subscribes this process."""
+        docs/architecture.md shows the ACL that allows both. Subscribes this process.
+
+        A store that cannot be reached is no reason to refuse: a worker restarted during an
+        outage must start, answer 503 and recover by itself (tests/resilience/test_faults.py);
+        the check is then left to the first change, and the subscription to the background.
+        """
         try:
             await self._redis.publish(CHANGES, "")  # an id no client has: nothing is dropped
             if self._cache is not None:
                 await self._cache.start()
+        except (RedisConnectionError, RedisTimeoutError):
+            return
         except NoPermissionError as exc:
             raise ConfigurationError(
                 f"the Redis user may not publish on or subscribe to {CHANGES}, where every "

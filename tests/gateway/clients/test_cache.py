@@ -16,9 +16,10 @@ from gateway.clients.models import Client, ClientRegistration
 from gateway.clients.store import CHANGES, ClientStore, client_key
 from gateway.core.redis import RedisClient, connect, resolve_target
 from gateway.core.settings import Settings
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, open_runtime
 from tests.conftest import TEST_ACTOR
 from tests.gateway.clients.support import registration
+from tests.support.servers import free_port
 
 NewStore = Callable[[], Awaitable[ClientStore]]
 
@@ -246,3 +247,15 @@ async def test_records_stay_kept_while_the_subscription_answers_its_pings(
     finally:
         await cache.aclose()
         await own.aclose()
+
+
+async def test_a_store_down_at_start_does_not_stop_the_start(settings: Settings) -> None:
+    """The start-up check of the change channel refuses a Redis user without the right, not
+    an outage: a worker restarted while Redis is down must start, answer 503 and recover
+    by itself (tests/resilience/test_faults.py)."""
+    down = settings.model_copy(
+        update={"redis_url": f"redis://127.0.0.1:{free_port()}", "redis_cluster": False}
+    )
+    async with open_runtime(down) as started:
+        with pytest.raises(redis.exceptions.ConnectionError):  # lookups still fail closed
+            await started.clients.get("cli_" + "D" * 22)
