@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio
 
-from gateway.clients.cache import STALE_SECONDS, ClientCache
+from gateway.clients.cache import STALE_SECONDS, ClientCache, Read
 from gateway.clients.models import Client, ClientRegistration
 from gateway.clients.store import CHANGES, ClientStore, client_key
 from gateway.core.redis import RedisClient, connect, resolve_target
@@ -55,6 +55,31 @@ async def new_store(settings: Settings) -> AsyncIterator[NewStore]:
     for client, store in opened:
         await store.aclose()
         await client.aclose()
+
+
+@pytest.fixture
+async def own_cache(settings: Settings) -> AsyncIterator[ClientCache]:
+    """A cache on a connection of its own, made as a gateway process makes it (records are
+    kept only with a single Redis server)."""
+    _single_server(settings)
+    own = connect(resolve_target(settings, None), settings)
+    assert isinstance(own, redis.asyncio.Redis)
+    cache = ClientCache(own, CHANGES)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
+        await own.aclose()
+
+
+async def _until_listening(cache: ClientCache, client_id: str, read: Read) -> None:
+    """Look ``client_id`` up until the cache is subscribed (in the background)."""
+    for _ in range(500):
+        await cache.get(client_id, read)
+        if cache.listening:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the cache never subscribed to the changes")
 
 
 async def _client(runtime: Runtime, organisation_id: str) -> Client:
@@ -165,17 +190,17 @@ async def test_a_lost_subscription_means_reading_the_store_until_it_is_back(
 
 
 async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
-    settings: Settings, connection: redis.asyncio.Redis, runtime: Runtime, organisation_id: str
+    own_cache: ClientCache,
+    connection: redis.asyncio.Redis,
+    runtime: Runtime,
+    organisation_id: str,
 ) -> None:
     """A lookup whose read from the store raced a change (the change was heard while the
     read was in flight) answers with what it read but keeps nothing, so the next lookup
     reads again."""
-    _single_server(settings)
+    cache = own_cache
     client = await _client(runtime, organisation_id)
     other = await _client(runtime, organisation_id)
-    own = connect(resolve_target(settings, None), settings)
-    assert isinstance(own, redis.asyncio.Redis)
-    cache = ClientCache(own, CHANGES)
     reads: list[str] = []
 
     async def plain(client_id: str) -> Client | None:
@@ -196,57 +221,38 @@ async def test_a_read_overtaken_by_a_change_is_used_once_and_not_kept(
         assert other.client_id in reads
         return client
 
-    try:
-        for _ in range(200):  # until subscribed (in the background), then once to keep it
-            await cache.get(other.client_id, plain)
-            if cache.listening:
-                break
-            await asyncio.sleep(0.01)
-        assert await cache.get(other.client_id, plain) == other
-        reads.clear()
-        assert await cache.get(other.client_id, plain) == other
-        assert reads == []  # kept
-        assert await cache.get(client.client_id, overtaken) == client
-        assert await cache.get(client.client_id, plain) == client
-        assert reads.count(client.client_id) == 2
-    finally:
-        await cache.aclose()
-        await own.aclose()
+    await _until_listening(cache, other.client_id, plain)
+    assert await cache.get(other.client_id, plain) == other  # read once more, to keep it
+    reads.clear()
+    assert await cache.get(other.client_id, plain) == other
+    assert reads == []  # kept
+    assert await cache.get(client.client_id, overtaken) == client
+    assert await cache.get(client.client_id, plain) == client
+    assert reads.count(client.client_id) == 2
 
 
 async def test_records_stay_kept_while_the_subscription_answers_its_pings(
-    settings: Settings, runtime: Runtime, organisation_id: str
+    own_cache: ClientCache, runtime: Runtime, organisation_id: str
 ) -> None:
     """Trust lasts STALE_SECONDS past the last answered ping; lookups spread over longer
     than that keep being answered from the kept record, because each ping sent on the way
     is answered and read (a ping's answer misread once dropped the subscription)."""
-    _single_server(settings)
+    cache = own_cache
     client = await _client(runtime, organisation_id)
-    own = connect(resolve_target(settings, None), settings)
-    assert isinstance(own, redis.asyncio.Redis)
-    cache = ClientCache(own, CHANGES)
     reads: list[str] = []
 
     async def read(client_id: str) -> Client | None:
         reads.append(client_id)
         return client
 
-    try:
-        for _ in range(500):
-            await cache.get(client.client_id, read)
-            if cache.listening:
-                break
-            await asyncio.sleep(0.01)
-        reads.clear()
-        deadline = time.monotonic() + STALE_SECONDS * 1.5
-        while time.monotonic() < deadline:
-            assert await cache.get(client.client_id, read) == client
-            await asyncio.sleep(0.01)
-        assert cache.listening
-        assert len(reads) <= 1  # the first lookup after subscribing reads it to keep it
-    finally:
-        await cache.aclose()
-        await own.aclose()
+    await _until_listening(cache, client.client_id, read)
+    reads.clear()
+    deadline = time.monotonic() + STALE_SECONDS * 1.5
+    while time.monotonic() < deadline:
+        assert await cache.get(client.client_id, read) == client
+        await asyncio.sleep(0.01)
+    assert cache.listening
+    assert len(reads) <= 1  # the first lookup after subscribing reads it to keep it
 
 
 async def test_a_store_down_at_start_does_not_stop_the_start(settings: Settings) -> None:
