@@ -103,7 +103,8 @@ class ClientCache:
         return client
 
     def forget(self, client_id: str) -> None:
-        """Drop a record this process has just written (its change is on its way too)."""
+        """Drop the record of a client that changed: one this process has just written (its
+        change is on its way too), or one whose change the subscription brought."""
         self._kept.pop(client_id, None)
         self._changes += 1
 
@@ -126,14 +127,10 @@ class ClientCache:
             if listening is not self._listening:  # lost while this lookup waited
                 return False
             try:
-                return await listening.catch_up(self._apply)
+                return await listening.catch_up(self.forget)
             except Exception:  # any doubt: nothing kept can be trusted any more
                 await self._lose()
                 return False
-
-    def _apply(self, client_id: str) -> None:
-        self._kept.pop(client_id, None)
-        self._changes += 1
 
     def _start(self) -> None:
         """Subscribe in the background (lookups read Redis meanwhile), unless under way or
@@ -151,14 +148,10 @@ class ClientCache:
     async def _subscribe(self, *, refusal_raises: bool = False) -> None:
         try:
             listening = await Subscription.open(self._redis, self._channel)
-        except NoPermissionError:
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            if refusal_raises:
-                raise
-            self._log_failure("the Redis user may not subscribe")
-            return
         except Exception as exc:
             self._retry_at = time.monotonic() + RETRY_SECONDS
+            if refusal_raises and isinstance(exc, NoPermissionError):
+                raise
             self._log_failure(repr(exc))
             return
         finally:

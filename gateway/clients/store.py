@@ -143,10 +143,6 @@ class ClientStore:
         raw = await self._redis.get(client_key(client_id))
         return _load(str(raw)) if raw else None
 
-    def _forget(self, client_id: str) -> None:
-        if self._cache is not None:
-            self._cache.forget(client_id)
-
     async def aclose(self) -> None:
         if self._cache is not None:
             await self._cache.aclose()
@@ -171,5 +167,6 @@ class ClientStore:
         result = await self._replace(
             keys=[client_key(client_id)], args=[read.version, _dump(after), CHANGES, client_id]
         )
-        self._forget(client_id)
+        if self._cache is not None:
+            self._cache.forget(client_id)
         return bool(result == 1)
