@@ -20,7 +20,9 @@ Errors are RFC 9457 problems.
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -32,10 +34,13 @@ from starlette.datastructures import UploadFile
 from gateway.clients.errors import ClientError
 from gateway.core.deps import RuntimeDep, get_runtime
 from gateway.core.http import DirectEndpoint
+from gateway.core.redis import RedisPipeline
 from gateway.oidc.errors import InvalidTokenError
 from gateway.runtime import Runtime
+from gateway.tokens.access import PresentedToken
 from gateway.tokens.models import VerifiedAccessToken
-from gateway.tokens.resource import presented_token, require_user
+from gateway.tokens.resource import presented_token, presented_unsettled, require_user
+from gateway.tokens.store import RevocationRead
 from messaging import pages
 from messaging.attachments import download
 from messaging.errors import InsufficientScopeError, InvalidMessageError
@@ -58,26 +63,67 @@ M = TypeVar("M", bound=BaseModel)
 api = APIRouter(prefix=PREFIX, tags=["messaging"])
 
 
+_SEND_COUNCIL_CREDENTIALS = (
+    "Send a client credentials access token with the messages scope in the Authorization "
+    "header (Bearer or DPoP)."
+)
+
+
 async def authenticate_council(request: Request, runtime: RuntimeDep) -> Council:
     """A council back-office client's client credentials token with the ``messages`` scope."""
-    verified = await presented_token(
-        request,
-        runtime,
-        missing="Send a client credentials access token with the messages scope in the "
-        "Authorization header (Bearer or DPoP).",
-    )
+    council, token = await council_riding(request, runtime)
+    _not_a_person(await runtime.tokens.settle(token.presented))
+    return council
+
+
+async def council_riding(request: Request, runtime: Runtime) -> tuple[Council, CouncilToken]:
+    """:func:`authenticate_council` but for the token's revocation, whose reads the
+    returned :class:`CouncilToken` carries in the messaging store's pipeline."""
+    presented = await presented_unsettled(request, runtime, missing=_SEND_COUNCIL_CREDENTIALS)
+    if "auth_time" in presented.claims:  # a person's sign-in; its family record says so too
+        raise _persons_token()
+    return await _council(presented.claims, runtime), CouncilToken(presented)
+
+
+@dataclass(frozen=True)
+class CouncilToken:
+    """The revocation reads of a council's token (a :class:`~gateway.core.redis.RidingRead`):
+    the token is refused, before anything the pipeline read is used, if it was revoked or is
+    a person's."""
+
+    presented: PresentedToken
+
+    @property
+    def size(self) -> int:
+        return self.presented.revocation.size
+
+    def queue(self, pipe: RedisPipeline) -> None:
+        self.presented.revocation.queue(pipe)
+
+    def take(self, answers: Sequence[Any]) -> None:
+        _not_a_person(self.presented.settle(RevocationRead.family(answers)))
+
+
+def _not_a_person(verified: VerifiedAccessToken) -> None:
     if verified.record is not None:
-        raise InvalidTokenError(
-            "The messaging API is for council systems: use a client credentials token, not a "
-            "person's access token."
-        )
-    if MESSAGES_SCOPE not in verified.scope:
+        raise _persons_token()
+
+
+def _persons_token() -> InvalidTokenError:
+    return InvalidTokenError(
+        "The messaging API is for council systems: use a client credentials token, not a "
+        "person's access token."
+    )
+
+
+async def _council(claims: dict[str, Any], runtime: Runtime) -> Council:
+    if MESSAGES_SCOPE not in str(claims.get("scope", "")).split():
         raise InsufficientScopeError(
             "The access token was not granted the messages scope; register it for the client "
             "and ask for it at the token endpoint (RFC 6750 §3.1 insufficient_scope)."
         )
     try:
-        client = await runtime.clients.get_enabled(str(verified.claims.get("client_id", "")))
+        client = await runtime.clients.get_enabled(str(claims.get("client_id", "")))
     except ClientError:
         raise InvalidTokenError("The token's client is not enabled.") from None
     return Council(client.client_id, client.organisation_id)
@@ -203,15 +249,19 @@ async def conversation(
 
 async def conversation_directly(request: Request) -> Response:
     """``GET …/conversations/{conversation_id}`` as :func:`conversation` answers it, for the
-    edge middleware."""
+    edge middleware, with the token's revocation read in the conversation's pipeline: one
+    round trip fewer on the busiest messaging path."""
     runtime = await get_runtime(request)
-    council = await authenticate_council(request, runtime)
-    return await _conversation(request.path_params["conversation_id"], council, runtime)
+    council, token = await council_riding(request, runtime)
+    return await _conversation(request.path_params["conversation_id"], council, runtime, token)
 
 
-async def _conversation(conversation_id: str, council: Council, runtime: Runtime) -> JSONResponse:
+async def _conversation(
+    conversation_id: str, council: Council, runtime: Runtime, token: CouncilToken | None = None
+) -> JSONResponse:
     messaging = runtime.messaging
-    thread = await messaging.open(await messaging.as_council(council, conversation_id), None)
+    access = await messaging.as_council(council, conversation_id, riding=token)
+    thread = await messaging.open(access, None)
     return JSONResponse(thread.to_json(), headers={"Cache-Control": "no-store"})
 
 

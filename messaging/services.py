@@ -38,7 +38,7 @@ from gateway.accounts.models import Account
 from gateway.clients.models import Client
 from gateway.core.clock import Clock
 from gateway.core.ids import looks_like_id, new_id
-from gateway.core.redis import RedisClient
+from gateway.core.redis import RedisClient, RidingRead
 from gateway.core.secretbox import UnsealError
 from gateway.core.settings import Settings
 from gateway.delivery.services import recipient_sector
@@ -731,15 +731,18 @@ class Messaging:
     # --- access ---------------------------------------------------------------------------
 
     async def _load(
-        self, conversation_id: str
+        self, conversation_id: str, riding: RidingRead | None = None
     ) -> tuple[Conversation, Team, tuple[dict[str, str], ...]]:
         """The conversation, its team and its messages' stored fields, in one or two round
-        trips (:meth:`MessagingStore.thread`). The messages are read with the conversation,
-        before the caller's check, so that opening it costs no further trip; nothing of them
-        leaves this process unless the check passes."""
+        trips (:meth:`MessagingStore.thread`), with the ``riding`` reads checked first. The
+        messages are read with the conversation, before the caller's check, so that opening
+        it costs no further trip; nothing of them leaves this process unless the check
+        passes."""
         if not looks_like_id(conversation_id, CONVERSATION_PREFIX):
+            if riding is not None:
+                await self._store.read(riding)  # a refused token is told so, not 404
             raise _not_found()
-        found = await self._store.thread(conversation_id)
+        found = await self._store.thread(conversation_id, riding)
         if found is None:
             raise _not_found()
         conversation, team, rows = found
@@ -794,8 +797,12 @@ class Messaging:
             raise _not_found()
         return Access(conversation, team, ReaderKind.STAFF, account_actor(account_id), rows=rows)
 
-    async def as_council(self, council: Council, conversation_id: str) -> Access:
-        conversation, team, rows = await self._load(conversation_id)
+    async def as_council(
+        self, council: Council, conversation_id: str, *, riding: RidingRead | None = None
+    ) -> Access:
+        """The council's access; ``riding`` (its token's revocation reads) goes in the same
+        pipeline and is checked before anything else."""
+        conversation, team, rows = await self._load(conversation_id, riding)
         if team.organisation_id != council.organisation_id:
             raise _not_found()
         return Access(conversation, team, ReaderKind.SYSTEM, council.actor, rows=rows)

@@ -47,7 +47,7 @@ from typing import Any
 from redis.typing import EncodableT, FieldT
 
 from gateway.core.keyspace import tagged
-from gateway.core.redis import RedisClient, RedisPipeline, queue_script
+from gateway.core.redis import RedisClient, RedisPipeline, RidingRead, queue_script
 from messaging.models import Conversation, Folder, Owner, Side, Team
 
 TEAMS = tagged("msgteams", "teams")
@@ -328,8 +328,14 @@ class MessagingStore:
             rows = await pipe.execute()
         return [found for found in map(_conversation_of, rows) if found is not None]
 
+    async def read(self, riding: RidingRead) -> None:
+        """Only the ``riding`` reads, for a request that needs nothing of this store."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            riding.queue(pipe)
+            riding.take(await pipe.execute())
+
     async def thread(
-        self, conversation_id: str
+        self, conversation_id: str, riding: RidingRead | None = None
     ) -> tuple[Conversation, Team | None, list[dict[str, str]]] | None:
         """The conversation, its team, and the stored fields of each of its messages (as
         :meth:`messages`), in one round trip when this process read it before, else two.
@@ -340,15 +346,21 @@ class MessagingStore:
         guess of those keys: the same pipeline reads the record and the list, and whatever
         the guess missed (a new message; more than it keeps) is read in a second trip.
         Values are never remembered. Two slots (the conversation's and the teams'), so not
-        a transaction: on a cluster each node gets its part."""
+        a transaction: on a cluster each node gets its part. ``riding`` reads go first in the
+        first trip, and their check runs before any answer of this store's is looked at."""
         team_id, known = self._guesses.get(conversation_id, ("", ()))
         async with self._redis.pipeline(transaction=False) as pipe:
+            if riding is not None:
+                riding.queue(pipe)
             pipe.hgetall(_conversation(conversation_id))
             pipe.lrange(_message_list(conversation_id), 0, -1)
             if team_id:
                 pipe.hget(TEAMS, team_id)
             _read_messages(pipe, conversation_id, known)
             answers = await pipe.execute()
+        if riding is not None:
+            riding.take(answers[: riding.size])
+            answers = answers[riding.size :]
         loaded = _conversation_of(answers[0])
         if loaded is None:
             self._guesses.pop(conversation_id, None)

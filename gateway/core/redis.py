@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -44,6 +44,24 @@ log = logging.getLogger(__name__)
 
 RedisClient: TypeAlias = "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster"
 RedisPipeline: TypeAlias = "redis.asyncio.client.Pipeline | redis.asyncio.cluster.ClusterPipeline"
+
+
+class RidingRead(Protocol):
+    """Plain reads of one package carried in another's pipeline, to save a round trip on a
+    busy path: the carrier queues them first and hands them their answers before it uses
+    its own, so a refusal they raise (a revoked token) stops the request before anything
+    the pipeline read is used."""
+
+    @property
+    def size(self) -> int:
+        """How many commands :meth:`queue` adds."""
+        ...
+
+    def queue(self, pipe: RedisPipeline) -> None: ...
+
+    def take(self, answers: Sequence[Any]) -> None:
+        """Check the answers to the queued commands; raise to refuse the request."""
+
 
 # What a cluster answers while a master is failed over (its slots briefly without a server):
 # like a lost connection, a reason to answer 503 and retry, never a bug.

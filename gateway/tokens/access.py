@@ -3,6 +3,7 @@ RFC 9449 §7, RFC 8705 §3), introspection (RFC 7662 §2.2) and revocation (RFC 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.clock import Clock
@@ -19,7 +20,7 @@ from gateway.tokens.models import (
     FamilyRecord,
     VerifiedAccessToken,
 )
-from gateway.tokens.store import TokenStore
+from gateway.tokens.store import FamilyRead, RevocationRead, TokenStore
 
 MAX_TOKEN_LENGTH = 8192
 # Access tokens whose signature this process has checked, most recent last. A resource
@@ -71,9 +72,9 @@ class AccessTokens:
         self._verified[token] = claims
         return claims
 
-    async def verify(self, token: str) -> VerifiedAccessToken:
-        """Signature, type, issuer, lifetime and revocation (RFC 9068 §4); no audience or
-        proof-of-possession check, which depend on where the token is presented."""
+    def checked(self, token: str) -> PresentedToken:
+        """Signature, type, issuer and lifetime (RFC 9068 §4); not yet revocation, nor the
+        audience or proof of possession, which depend on where the token is presented."""
         claims = self.signed_claims(token)
         if claims is None:
             raise InvalidTokenError("The access token is not one this gateway issued.")
@@ -83,11 +84,16 @@ class AccessTokens:
         nbf = claims.get("nbf")
         if isinstance(nbf, int) and nbf > now + 30:
             raise InvalidTokenError("The access token is not valid yet.")
-        family = await self._store.access_revoked(claims["grant_id"], claims["jti"])
-        if family.revoked:
-            raise InvalidTokenError("The access token has been revoked.")
-        record = FamilyRecord.loads(family.record) if family.record else None
-        return VerifiedAccessToken(claims, record)
+        return PresentedToken(claims, RevocationRead(claims["grant_id"], claims["jti"]))
+
+    async def verify(self, token: str) -> VerifiedAccessToken:
+        """:meth:`checked`, then revocation."""
+        return await self.settle(self.checked(token))
+
+    async def settle(self, presented: PresentedToken) -> VerifiedAccessToken:
+        """Read whether ``presented`` is revoked, on a round trip of its own."""
+        read = presented.revocation
+        return presented.settle(await self._store.access_revoked(read.grant_id, read.jti))
 
     async def present(
         self,
@@ -100,17 +106,44 @@ class AccessTokens:
         audience: str,
         certificate: str | None = None,
     ) -> VerifiedAccessToken:
-        """A token presented to the resource at ``url``: :meth:`verify`, then the audience
+        """:meth:`check_presented`, then revocation."""
+        return await self.settle(
+            await self.check_presented(
+                token,
+                scheme=scheme,
+                proof=proof,
+                method=method,
+                url=url,
+                audience=audience,
+                certificate=certificate,
+            )
+        )
+
+    async def check_presented(
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        url: str,
+        audience: str,
+        certificate: str | None = None,
+    ) -> PresentedToken:
+        """A token presented to the resource at ``url``: :meth:`checked`, then the audience
         (RFC 9068 §4) and the sender constraints: a certificate-bound token only with that
         certificate (``certificate`` is the forwarded ``Client-Cert`` value, RFC 8705 §3.1);
         a DPoP-bound token only with the ``DPoP`` scheme and a proof by its key over this
-        request and token (RFC 9449 §7.1); a token without a key never with ``DPoP``."""
-        verified = await self.verify(token)
-        aud = verified.claims.get("aud")
+        request and token (RFC 9449 §7.1); a token without a key never with ``DPoP``.
+        Revocation is left to the caller (:meth:`settle`, or its reads in the caller's own
+        pipeline)."""
+        presented = self.checked(token)
+        claims = presented.claims
+        aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if audience not in audiences:
             raise InvalidTokenError(f"The access token is not meant for {audience}.")
-        cnf = verified.claims.get("cnf")
+        cnf = claims.get("cnf")
         x5t = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
         if x5t is not None:
             _check_certificate(x5t, certificate)
@@ -120,7 +153,7 @@ class AccessTokens:
                 raise InvalidTokenError(
                     "The access token is not DPoP-bound; send it with the Bearer scheme."
                 )
-            return verified
+            return presented
         if scheme != "dpop":
             raise InvalidTokenError(
                 "The access token is DPoP-bound; send it with the DPoP scheme and a DPoP proof "
@@ -129,14 +162,31 @@ class AccessTokens:
         if proof is None:
             raise ResourceDpopProofError("A DPoP-bound access token needs a DPoP proof.")
         try:
-            presented = await self._dpop.verify(proof, method=method, url=url, access_token=token)
+            proven = await self._dpop.verify(proof, method=method, url=url, access_token=token)
         except InvalidDpopProofError as exc:
             raise ResourceDpopProofError(exc.detail) from None
-        if presented != jkt:
+        if proven != jkt:
             raise ResourceDpopProofError(
                 "The DPoP proof is signed by a key other than the one the token is bound to."
             )
-        return verified
+        return presented
+
+
+@dataclass(frozen=True)
+class PresentedToken:
+    """An access token that passed every check but revocation (RFC 9068 §4): whether it is
+    revoked is read by :attr:`revocation`, on a round trip of its own
+    (:meth:`AccessTokens.settle`) or carried in the caller's own pipeline."""
+
+    claims: dict[str, Any]
+    revocation: RevocationRead
+
+    def settle(self, family: FamilyRead) -> VerifiedAccessToken:
+        """The verified token, given what :attr:`revocation` read."""
+        if family.revoked:
+            raise InvalidTokenError("The access token has been revoked.")
+        record = FamilyRecord.loads(family.record) if family.record else None
+        return VerifiedAccessToken(self.claims, record)
 
 
 def _check_certificate(bound: object, certificate: str | None) -> None:

@@ -21,6 +21,7 @@ from gateway.core.deps import RuntimeDep
 from gateway.oidc.errors import InsufficientUserAuthenticationError, InvalidTokenError
 from gateway.organisations.client_cert import forwarded
 from gateway.runtime import Runtime
+from gateway.tokens.access import PresentedToken
 from gateway.tokens.dpop import single_proof
 from gateway.tokens.models import VerifiedAccessToken
 from trust_levels.assurance import (
@@ -71,10 +72,18 @@ async def presented_token(
     ``DPoP`` with its proof, RFC 9449 §7.1), verified for the gateway's own API at this URL,
     with the forwarded client certificate where the token is bound to one (RFC 8705 §3);
     ``missing`` tells the caller what to send when there is none."""
+    return await runtime.tokens.settle(await presented_unsettled(request, runtime, missing=missing))
+
+
+async def presented_unsettled(
+    request: Request, runtime: Runtime, *, missing: str
+) -> PresentedToken:
+    """:func:`presented_token` but for revocation, which the caller must read, in a pipeline
+    of its own store, before it uses or answers anything (:class:`PresentedToken`)."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() not in ("bearer", "dpop") or not value.strip():
         raise InvalidTokenError(missing)
-    return await runtime.tokens.at_resource(
+    return await runtime.tokens.presented_at_resource(
         value.strip(),
         scheme=scheme.lower(),
         proof=single_proof(request.headers.getlist("dpop")),

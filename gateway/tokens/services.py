@@ -27,7 +27,7 @@ from gateway.oidc.errors import (
 from gateway.oidc.store import CodeStore
 from gateway.oidc.subjects import PairwiseSubjects
 from gateway.signing.services import KeyRing
-from gateway.tokens.access import AccessTokens
+from gateway.tokens.access import AccessTokens, PresentedToken
 from gateway.tokens.claims import account_claims, requested
 from gateway.tokens.dpop import DpopVerifier
 from gateway.tokens.exchange import Delegations, TokenExchange
@@ -203,8 +203,31 @@ class TokenService:
         certificate: str | None = None,
     ) -> VerifiedAccessToken:
         """A token presented to one of the gateway's own APIs at ``url`` (RFC 6750 §2.1,
-        RFC 9449 §7.1, RFC 8705 §3): audience the issuer, sender constraint checked."""
-        return await self._access.present(
+        RFC 9449 §7.1, RFC 8705 §3): audience the issuer, sender constraint checked, not
+        revoked."""
+        return await self.settle(
+            await self.presented_at_resource(
+                token, scheme=scheme, proof=proof, method=method, url=url, certificate=certificate
+            )
+        )
+
+    async def settle(self, presented: PresentedToken) -> VerifiedAccessToken:
+        """Read, on a round trip of its own, whether ``presented`` is revoked."""
+        return await self._access.settle(presented)
+
+    async def presented_at_resource(
+        self,
+        token: str,
+        *,
+        scheme: str,
+        proof: str | None,
+        method: str,
+        url: str,
+        certificate: str | None = None,
+    ) -> PresentedToken:
+        """:meth:`at_resource` but for revocation, which the caller reads in its own
+        pipeline (:attr:`PresentedToken.revocation`) to save a round trip."""
+        return await self._access.check_presented(
             token,
             scheme=scheme,
             proof=proof,

@@ -13,7 +13,16 @@ import pytest
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime
 from tests.gateway.core.support import comparable, direct_and_routed, direct_endpoints
-from tests.messaging.support import api_token, bearer, new_citizen, new_council, write_to
+from tests.gateway.delivery.support import client_token
+from tests.gateway.tokens.support import key_client
+from tests.messaging.support import (
+    api_token,
+    bearer,
+    citizen_token,
+    new_citizen,
+    new_council,
+    write_to,
+)
 
 BASE = "/api/messaging/v1/conversations/"
 # What differs between any two answers, whichever path served them.
@@ -48,31 +57,78 @@ async def test_an_opened_conversation_is_answered_alike(
     assert answer["body"]["messages"][0]["body"] == "Your bill is ready."
 
 
-@pytest.mark.parametrize(
-    "what",
-    ["no token", "a forged token", "another council", "an unknown id", "an id over 64 characters"],
-)
+REFUSALS = {
+    "no token": 401,
+    "a forged token": 401,
+    "a revoked token": 401,
+    "a revoked token and an unknown id": 401,
+    "a revoked token and a malformed id": 401,
+    "a person's token": 401,
+    "a token without the messages scope": 403,
+    "another council": 404,
+    "an unknown id": 404,
+    "a malformed id": 404,
+    "an id over 64 characters": 422,
+}
+
+
+@pytest.mark.parametrize("what", list(REFUSALS))
 async def test_each_refusal_is_the_same_problem_document(
     clients: tuple[httpx.AsyncClient, ...], http: httpx.AsyncClient, runtime: Runtime, what: str
 ) -> None:
+    """The direct path reads the token's revocation in the conversation's own pipeline; it
+    refuses what the routed path refuses, with the same problem, whatever the id."""
     kit = await new_council(runtime)
-    sent = await write_to(runtime, kit, await new_citizen(runtime))
+    citizen = await new_citizen(runtime)
+    sent = await write_to(runtime, kit, citizen)
     token = await api_token(http, runtime, kit)
     path, headers = BASE + sent.conversation.id, bearer(token)
     if what == "no token":
         headers = {}
     elif what == "a forged token":
         headers = bearer(token[:-4] + "AAAA")
+    elif what.startswith("a revoked token"):
+        await runtime.tokens.revoke(kit.back_office.client, token, "access_token")
+    elif what == "a person's token":
+        headers = bearer(await citizen_token(http, runtime, kit, citizen))
+    elif what == "a token without the messages scope":
+        other = await key_client(
+            runtime,
+            kit.org_id,
+            grant_types=["client_credentials"],
+            redirect_uris=[],
+            scope="submissions",
+        )
+        headers = bearer(await client_token(http, runtime, other))
     elif what == "another council":
         headers = bearer(await api_token(http, runtime, await new_council(runtime)))
-    elif what == "an unknown id":
+    if what.endswith("an unknown id"):
         path = BASE + "cnv_" + "A" * 22
-    else:
+    elif what.endswith("a malformed id"):
+        path = BASE + "not-a-conversation"
+    elif what == "an id over 64 characters":
         path = BASE + "c" * 65
     answer = await _both(clients, path, headers)
-    expected = {"no token": 401, "a forged token": 401, "an id over 64 characters": 422}
-    assert answer["status"] == expected.get(what, 404), answer
+    assert answer["status"] == REFUSALS[what], answer
     assert answer["body"]["type"].startswith("urn:govconnect:problem:")
+
+
+async def test_a_revoked_token_is_refused_before_anything_is_read_out(
+    http: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The revocation answer rides with the conversation's, and is checked first: a revoked
+    token gets no message and leaves no ``message.read`` evidence."""
+    kit = await new_council(runtime)
+    sent = await write_to(runtime, kit, await new_citizen(runtime), "Your refund is on its way.")
+    token = await api_token(http, runtime, kit)
+    await runtime.tokens.revoke(kit.back_office.client, token, "access_token")
+    response = await http.get(BASE + sent.conversation.id, headers=bearer(token))
+    assert response.status_code == 401
+    assert "refund" not in response.text
+    entries = await runtime.evidence.entries(0, 100_000)
+    assert not [
+        e for e in entries if e["action"] == "message.read" and e["subject"] == sent.conversation.id
+    ]
 
 
 def test_the_app_serves_conversations_directly(settings: Settings) -> None:
