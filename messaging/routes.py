@@ -20,8 +20,6 @@ Errors are RFC 9457 problems.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -34,13 +32,10 @@ from starlette.datastructures import UploadFile
 from gateway.clients.errors import ClientError
 from gateway.core.deps import RuntimeDep, get_runtime
 from gateway.core.http import DirectEndpoint
-from gateway.core.redis import RedisPipeline
 from gateway.oidc.errors import InvalidTokenError
 from gateway.runtime import Runtime
-from gateway.tokens.access import PresentedToken
 from gateway.tokens.models import VerifiedAccessToken
-from gateway.tokens.resource import presented_token, presented_unsettled, require_user
-from gateway.tokens.store import RevocationRead
+from gateway.tokens.resource import SystemTokenRead, presented_unsettled, require_user
 from messaging import pages
 from messaging.attachments import download
 from messaging.errors import InsufficientScopeError, InvalidMessageError
@@ -69,51 +64,25 @@ _SEND_COUNCIL_CREDENTIALS = (
 )
 
 
+_NOT_FOR_PEOPLE = (
+    "The messaging API is for council systems: use a client credentials token, not a "
+    "person's access token."
+)
+
+
 async def authenticate_council(request: Request, runtime: RuntimeDep) -> Council:
     """A council back-office client's client credentials token with the ``messages`` scope."""
     council, token = await council_riding(request, runtime)
-    _not_a_person(await runtime.tokens.settle(token.presented))
+    token.check(await runtime.tokens.settle(token.presented))
     return council
 
 
-async def council_riding(request: Request, runtime: Runtime) -> tuple[Council, CouncilToken]:
+async def council_riding(request: Request, runtime: Runtime) -> tuple[Council, SystemTokenRead]:
     """:func:`authenticate_council` but for the token's revocation, whose reads the
-    returned :class:`CouncilToken` carries in the messaging store's pipeline."""
+    returned :class:`SystemTokenRead` carries in the messaging store's pipeline."""
     presented = await presented_unsettled(request, runtime, missing=_SEND_COUNCIL_CREDENTIALS)
-    if "auth_time" in presented.claims:  # a person's sign-in; its family record says so too
-        raise _persons_token()
-    return await _council(presented.claims, runtime), CouncilToken(presented)
-
-
-@dataclass(frozen=True)
-class CouncilToken:
-    """The revocation reads of a council's token (a :class:`~gateway.core.redis.RidingRead`):
-    the token is refused, before anything the pipeline read is used, if it was revoked or is
-    a person's."""
-
-    presented: PresentedToken
-
-    @property
-    def size(self) -> int:
-        return self.presented.revocation.size
-
-    def queue(self, pipe: RedisPipeline) -> None:
-        self.presented.revocation.queue(pipe)
-
-    def take(self, answers: Sequence[Any]) -> None:
-        _not_a_person(self.presented.settle(RevocationRead.family(answers)))
-
-
-def _not_a_person(verified: VerifiedAccessToken) -> None:
-    if verified.record is not None:
-        raise _persons_token()
-
-
-def _persons_token() -> InvalidTokenError:
-    return InvalidTokenError(
-        "The messaging API is for council systems: use a client credentials token, not a "
-        "person's access token."
-    )
+    token = SystemTokenRead.of(presented, _NOT_FOR_PEOPLE)
+    return await _council(presented.claims, runtime), token
 
 
 async def _council(claims: dict[str, Any], runtime: Runtime) -> Council:
@@ -257,7 +226,7 @@ async def conversation_directly(request: Request) -> Response:
 
 
 async def _conversation(
-    conversation_id: str, council: Council, runtime: Runtime, token: CouncilToken | None = None
+    conversation_id: str, council: Council, runtime: Runtime, token: SystemTokenRead | None = None
 ) -> JSONResponse:
     messaging = runtime.messaging
     access = await messaging.as_council(council, conversation_id, riding=token)

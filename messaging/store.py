@@ -47,7 +47,14 @@ from typing import Any
 from redis.typing import EncodableT, FieldT
 
 from gateway.core.keyspace import tagged
-from gateway.core.redis import RedisClient, RedisPipeline, RidingRead, queue_script
+from gateway.core.redis import (
+    RedisClient,
+    RedisPipeline,
+    RidingRead,
+    carried,
+    carry,
+    queue_script,
+)
 from messaging.models import Conversation, Folder, Owner, Side, Team
 
 TEAMS = tagged("msgteams", "teams")
@@ -331,8 +338,8 @@ class MessagingStore:
     async def read(self, riding: RidingRead) -> None:
         """Only the ``riding`` reads, for a request that needs nothing of this store."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            riding.queue(pipe)
-            riding.take(await pipe.execute())
+            carry(pipe, riding)
+            carried(riding, await pipe.execute())
 
     async def thread(
         self, conversation_id: str, riding: RidingRead | None = None
@@ -350,17 +357,13 @@ class MessagingStore:
         first trip, and their check runs before any answer of this store's is looked at."""
         team_id, known = self._guesses.get(conversation_id, ("", ()))
         async with self._redis.pipeline(transaction=False) as pipe:
-            if riding is not None:
-                riding.queue(pipe)
+            carry(pipe, riding)
             pipe.hgetall(_conversation(conversation_id))
             pipe.lrange(_message_list(conversation_id), 0, -1)
             if team_id:
                 pipe.hget(TEAMS, team_id)
             _read_messages(pipe, conversation_id, known)
-            answers = await pipe.execute()
-        if riding is not None:
-            riding.take(answers[: riding.size])
-            answers = answers[riding.size :]
+            answers = carried(riding, await pipe.execute())
         loaded = _conversation_of(answers[0])
         if loaded is None:
             self._guesses.pop(conversation_id, None)

@@ -63,6 +63,21 @@ class RidingRead(Protocol):
         """Check the answers to the queued commands; raise to refuse the request."""
 
 
+def carry(pipe: RedisPipeline, riding: RidingRead | None) -> None:
+    """Queue ``riding``'s reads, first in ``pipe``."""
+    if riding is not None:
+        riding.queue(pipe)
+
+
+def carried(riding: RidingRead | None, answers: list[Any]) -> list[Any]:
+    """The answers to a pipeline's own commands, once ``riding`` (queued first by
+    :func:`carry`) has checked its own and not refused."""
+    if riding is None:
+        return answers
+    riding.take(answers[: riding.size])
+    return answers[riding.size :]
+
+
 # What a cluster answers while a master is failed over (its slots briefly without a server):
 # like a lost connection, a reason to answer 503 and retry, never a bug.
 FAILOVER_ERRORS: tuple[type[Exception], ...] = (ClusterDownError, SlotNotCoveredError)

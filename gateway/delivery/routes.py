@@ -24,7 +24,7 @@ from gateway.core.deps import RuntimeDep, get_runtime
 from gateway.core.http import DirectEndpoint
 from gateway.core.problems import problem
 from gateway.delivery import uploads
-from gateway.delivery.auth import OrganisationDep, SenderDep, authenticate_sender
+from gateway.delivery.auth import OrganisationDep, SenderDep, sender_riding
 from gateway.delivery.errors import SubmissionTooLargeError
 from gateway.delivery.models import (
     AcknowledgementBody,
@@ -32,7 +32,6 @@ from gateway.delivery.models import (
     NewRecipientSettings,
     NewRoute,
     NewService,
-    Sender,
     SubmissionRequest,
 )
 from gateway.runtime import Runtime
@@ -137,7 +136,6 @@ _SUBMISSION_SCHEMA = SubmissionRequest.model_json_schema()
 )
 async def submit(
     request: Request,
-    sender: SenderDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
@@ -146,24 +144,27 @@ async def submit(
     multipart/form-data (RFC 7578) with attachments (:mod:`gateway.delivery.uploads`).
 
     The edge middleware calls :func:`submit_directly` instead, without FastAPI's routing and
-    dependency resolution (see :data:`DIRECT`); FastAPI serves it too, with the same result."""
-    return await _accept(request, sender, runtime, idempotency_key)
+    dependency resolution (see :data:`DIRECT`); FastAPI serves it too, with the same result.
+
+    A system's token has its revocation read in the submission's first pipeline
+    (:func:`~gateway.delivery.auth.sender_riding`), one round trip fewer per submission, so
+    a malformed body or Idempotency-Key is refused before a revoked token is; the token is
+    refused before the service, its rule or any stored submission is looked at."""
+    return await _accept(request, runtime, idempotency_key)
 
 
 async def submit_directly(request: Request) -> Response:
     """``POST /api/v1/submissions`` as :func:`submit` answers it, for the edge middleware."""
     runtime = await get_runtime(request)
-    sender = await authenticate_sender(request, runtime)
-    return await _accept(request, sender, runtime, request.headers.get("idempotency-key"))
+    return await _accept(request, runtime, request.headers.get("idempotency-key"))
 
 
-async def _accept(
-    request: Request, sender: Sender, runtime: Runtime, idempotency_key: str | None
-) -> JSONResponse:
+async def _accept(request: Request, runtime: Runtime, idempotency_key: str | None) -> JSONResponse:
+    sender, token = await sender_riding(request, runtime)
     try:
         body, attachments = await uploads.read_submission(request)
         receipt = await runtime.delivery.submissions.submit(
-            sender, body, idempotency_key, attachments
+            sender, body, idempotency_key, attachments, riding=token
         )
     except SubmissionTooLargeError as exc:
         # RFC 9110 §15.5.14: 413 Content Too Large, as the whole-request limit answers.

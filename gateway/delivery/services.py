@@ -41,7 +41,7 @@ from gateway.clients.errors import ClientError
 from gateway.clients.services import ClientService
 from gateway.core.clock import Clock
 from gateway.core.ids import looks_like_id, new_id
-from gateway.core.redis import RedisClient
+from gateway.core.redis import RedisClient, RidingRead
 from gateway.core.requestctx import current_request_id
 from gateway.core.secretbox import DATA_KEY_FILE_NAME, SecretBox
 from gateway.core.settings import Settings
@@ -478,10 +478,13 @@ class Submissions:
         request: SubmissionRequest,
         idempotency_key: str | None,
         attachments: Sequence[Attachment] = (),
+        *,
+        riding: RidingRead | None = None,
     ) -> Receipt:
         """Accept ``request`` with its ``attachments`` from ``sender`` and queue it; the
         signed receipt. A retry under the same ``idempotency_key`` with the same request
-        returns the first receipt.
+        returns the first receipt. ``riding`` reads (the sender's token's revocation) go in
+        the first pipeline and are checked before anything it read is used.
 
         Round trips to Redis on the way (the 1,000 a second target): the service, the
         routing rule, the recipient's settings and any submission stored under the id the
@@ -500,6 +503,7 @@ class Submissions:
             route_triple(sender.organisation_id, request.service, request.recipient),
             request.recipient,
             submission_id,
+            riding,
         )
         service = self._registry.routed_service(
             context, sender.organisation_id, request.service, request.version, request.recipient

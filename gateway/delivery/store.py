@@ -30,7 +30,7 @@ from typing import Any
 
 from gateway.core.keyspace import tagged
 from gateway.core.queue import StreamQueue
-from gateway.core.redis import RedisClient, queue_script
+from gateway.core.redis import RedisClient, RidingRead, carried, carry, queue_script
 from gateway.delivery.models import (
     STATE_ORDER,
     RecipientSettings,
@@ -251,17 +251,24 @@ class DeliveryStore:
         return bool(added)
 
     async def submit_context(
-        self, key: str, triple: str, recipient: str, submission_id: str
+        self,
+        key: str,
+        triple: str,
+        recipient: str,
+        submission_id: str,
+        riding: RidingRead | None = None,
     ) -> SubmitContext:
         """The service ``key``, the rule ``triple``, ``recipient``'s settings and the stored
         submission ``submission_id``, in one round trip (a pipeline: the registry and the
-        submission are in different slots)."""
+        submission are in different slots), after the ``riding`` reads, whose check runs
+        first."""
         async with self._redis.pipeline(transaction=False) as pipe:
+            carry(pipe, riding)
             pipe.hget(SERVICES, key)
             pipe.hexists(ROUTE_INDEX, triple)
             pipe.hget(RECIPIENTS, recipient)
             pipe.hgetall(_submission(submission_id))
-            raw, routed, settings, row = await pipe.execute()
+            raw, routed, settings, row = carried(riding, await pipe.execute())
         return SubmitContext(
             Service.from_json(json.loads(raw)) if raw else None,
             bool(routed),

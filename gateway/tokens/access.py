@@ -181,6 +181,11 @@ class PresentedToken:
     claims: dict[str, Any]
     revocation: RevocationRead
 
+    @property
+    def for_person(self) -> bool:
+        """Issued from a person's sign-in (it says when: ``auth_time``), not to a system."""
+        return "auth_time" in self.claims
+
     def settle(self, family: FamilyRead) -> VerifiedAccessToken:
         """The verified token, given what :attr:`revocation` read."""
         if family.revoked:

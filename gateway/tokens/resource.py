@@ -11,19 +11,22 @@ must reach, so the client can send the person back to ``/authorize`` with exactl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 
 from gateway.core.deps import RuntimeDep
+from gateway.core.redis import RedisPipeline
 from gateway.oidc.errors import InsufficientUserAuthenticationError, InvalidTokenError
 from gateway.organisations.client_cert import forwarded
 from gateway.runtime import Runtime
 from gateway.tokens.access import PresentedToken
 from gateway.tokens.dpop import single_proof
 from gateway.tokens.models import VerifiedAccessToken
+from gateway.tokens.store import RevocationRead
 from trust_levels.assurance import (
     NO_CONFIDENCE,
     Assurance,
@@ -91,6 +94,39 @@ async def presented_unsettled(
         url=runtime.settings.issuer + request.url.path,
         certificate=forwarded(request.scope),
     )
+
+
+@dataclass(frozen=True)
+class SystemTokenRead:
+    """The revocation reads of a system's token (client credentials, or exchanged for an
+    agent: no person signed in behind it), carried in another store's pipeline
+    (:class:`~gateway.core.redis.RidingRead`): the token is refused before anything that
+    pipeline read is used if it was revoked, or if its grant is a person's sign-in
+    (``refusal`` tells the caller which token to send instead)."""
+
+    presented: PresentedToken
+    refusal: str
+
+    @classmethod
+    def of(cls, presented: PresentedToken, refusal: str) -> SystemTokenRead:
+        """The reads for ``presented``; a person's token is refused at once."""
+        if presented.for_person:
+            raise InvalidTokenError(refusal)
+        return cls(presented, refusal)
+
+    @property
+    def size(self) -> int:
+        return self.presented.revocation.size
+
+    def queue(self, pipe: RedisPipeline) -> None:
+        self.presented.revocation.queue(pipe)
+
+    def take(self, answers: Sequence[Any]) -> None:
+        self.check(self.presented.settle(RevocationRead.family(answers)))
+
+    def check(self, verified: VerifiedAccessToken) -> None:
+        if verified.record is not None:  # a person's grant, whatever the claims say
+            raise InvalidTokenError(self.refusal)
 
 
 def require_user(policy: Policy | None = None) -> UserTokenCheck:

@@ -14,7 +14,7 @@ import pytest
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime
 from tests.gateway.core.support import comparable, direct_and_routed, direct_endpoints
-from tests.gateway.delivery.support import Exchange, exchange
+from tests.gateway.delivery.support import Exchange, client_token, exchange, submit
 
 PATH = "/api/v1/submissions"
 LIMIT = 64 * 1024
@@ -65,6 +65,9 @@ async def test_an_accepted_submission_is_answered_alike(
     [
         ("no token", 401),
         ("a forged token", 401),
+        ("a revoked token", 401),
+        ("a revoked token and an unknown service", 401),
+        ("a revoked token and malformed JSON", 422),
         ("a body the schema refuses", 400),
         ("an unknown service", 404),
         ("a body over the request limit", 413),
@@ -72,10 +75,16 @@ async def test_an_accepted_submission_is_answered_alike(
     ],
 )
 async def test_each_refusal_is_the_same_problem_document(
-    clients: tuple[httpx.AsyncClient, ...], ex: Exchange, what: str, status: int
+    clients: tuple[httpx.AsyncClient, ...], runtime: Runtime, ex: Exchange, what: str, status: int
 ) -> None:
+    """The token's revocation is read in the submission's first pipeline: a revoked token
+    is refused before the service is looked up, and only a body that is not JSON at all is
+    refused before it (docs/receiving-submissions.md)."""
     headers = ex.sender.headers
     request: dict[str, Any] = {"json": ex.request(), "headers": headers}
+    if what.startswith("a revoked token"):
+        await runtime.tokens.revoke(ex.sender.kit.client, ex.sender.token, "access_token")
+        what = what.partition(" and ")[2]  # what else is wrong with the request, if anything
     if what == "no token":
         request["headers"] = {}
     elif what == "a forged token":
@@ -86,7 +95,7 @@ async def test_each_refusal_is_the_same_problem_document(
         request["json"] = ex.request(service="no-such-service")
     elif what == "a body over the request limit":
         request["json"] = ex.request(body={"notes": "x" * LIMIT})
-    else:
+    elif what == "malformed JSON":
         request = {
             "content": b"{not json",
             "headers": {**headers, "Content-Type": "application/json"},
@@ -94,6 +103,22 @@ async def test_each_refusal_is_the_same_problem_document(
     answer = await _both(clients, **request)
     assert answer["status"] == status, answer
     assert answer["body"]["type"].startswith("urn:govconnect:problem:")
+
+
+async def test_a_revoked_tokens_submission_is_not_kept(
+    http: httpx.AsyncClient, runtime: Runtime, ex: Exchange
+) -> None:
+    """Refused for revocation, a submission leaves nothing behind: the same Idempotency-Key
+    with a fresh token is a first submission, not a replay."""
+    await runtime.tokens.revoke(ex.sender.kit.client, ex.sender.token, "access_token")
+    key = str(uuid.uuid4())
+    refused = await submit(http, ex.sender.headers, ex.request(), key)
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "urn:govconnect:problem:invalid-token"
+    fresh = {"Authorization": f"Bearer {await client_token(http, runtime, ex.sender.kit)}"}
+    accepted = await submit(http, fresh, ex.request(), key)
+    assert accepted.status_code == 202, accepted.text
+    assert "idempotent-replayed" not in accepted.headers
 
 
 def test_the_app_serves_submissions_directly(settings: Settings) -> None:
