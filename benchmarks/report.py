@@ -57,7 +57,8 @@ WORK: dict[str, str] = {
     "fsynced, and an access token signed",
     "login": "argon2id (m=19 MiB, t=2) for every password, run off the event loop: CPU, so at "
     "most one sign-in per core per hash time",
-    "submit": "the access token's check, JSON Schema validation, two signatures, and fsynced "
+    "submit": "the access token's check (its revocation read in the same round trip as the "
+    "service and its routing rule), JSON Schema validation, two signatures, and fsynced "
     "writes (the submission with its envelope and receipt, which is also its Idempotency-Key's "
     "record, the evidence log, the recipient's inbox), served directly by the edge middleware",
     "deliver": "submit's work plus the push worker's: the webhook signature, one HTTP POST and "
@@ -66,10 +67,9 @@ WORK: dict[str, str] = {
     "indexes written in one fsynced round trip, and the evidence log",
     "sessions": "Redis memory alone: the session hash (a hashtable once one field outgrows "
     "`hash-max-listpack-value`) and its entry in the account's index",
-    "inbox-open": "the access token's check (its signature remembered, its revocation read), "
-    "the client (its record kept in the process), then the conversation, team and messages "
-    "in one "
-    "pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
+    "inbox-open": "the access token's check (its signature remembered), the client (its "
+    "record kept in the process), then the token's revocation, the conversation, its team and "
+    "its messages in one pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
     "`message.read` evidence entry chained after the last (fsynced), served directly by the "
     "edge middleware",
     "inbox-list": "the access token's and client's checks, a page of the team's newest "
