@@ -69,7 +69,8 @@ WORK: dict[str, str] = {
     "`hash-max-listpack-value`) and its entry in the account's index",
     "inbox-open": "the access token's check (its signature remembered), the client (its "
     "record kept in the process), then the token's revocation, the conversation, its team and "
-    "its messages in one pipeline, the data key unwrapped and the body opened (AES-256-GCM, microseconds), and the "
+    "its messages in one pipeline, the data key unwrapped and the body opened (AES-256-GCM, "
+    "microseconds), and the "
     "`message.read` evidence entry chained after the last (fsynced), served directly by the "
     "edge middleware",
     "inbox-list": "the access token's and client's checks, a page of the team's newest "

@@ -34,7 +34,7 @@ from gateway.core.deps import RuntimeDep, get_runtime
 from gateway.core.http import DirectEndpoint
 from gateway.oidc.errors import InvalidTokenError
 from gateway.runtime import Runtime
-from gateway.tokens.models import VerifiedAccessToken
+from gateway.tokens.models import VerifiedAccessToken, scope_of
 from gateway.tokens.resource import SystemTokenRead, presented_unsettled, require_user
 from messaging import pages
 from messaging.attachments import download
@@ -62,8 +62,6 @@ _SEND_COUNCIL_CREDENTIALS = (
     "Send a client credentials access token with the messages scope in the Authorization "
     "header (Bearer or DPoP)."
 )
-
-
 _NOT_FOR_PEOPLE = (
     "The messaging API is for council systems: use a client credentials token, not a "
     "person's access token."
@@ -86,7 +84,7 @@ async def council_riding(request: Request, runtime: Runtime) -> tuple[Council, S
 
 
 async def _council(claims: dict[str, Any], runtime: Runtime) -> Council:
-    if MESSAGES_SCOPE not in str(claims.get("scope", "")).split():
+    if MESSAGES_SCOPE not in scope_of(claims):
         raise InsufficientScopeError(
             "The access token was not granted the messages scope; register it for the client "
             "and ask for it at the token endpoint (RFC 6750 §3.1 insufficient_scope)."

@@ -740,7 +740,7 @@ class Messaging:
         passes."""
         if not looks_like_id(conversation_id, CONVERSATION_PREFIX):
             if riding is not None:
-                await self._store.read(riding)  # a refused token is told so, not 404
+                await self._store.riding_only(riding)  # a refused token is told so, not 404
             raise _not_found()
         found = await self._store.thread(conversation_id, riding)
         if found is None:

@@ -335,7 +335,7 @@ class MessagingStore:
             rows = await pipe.execute()
         return [found for found in map(_conversation_of, rows) if found is not None]
 
-    async def read(self, riding: RidingRead) -> None:
+    async def riding_only(self, riding: RidingRead) -> None:
         """Only the ``riding`` reads, for a request that needs nothing of this store."""
         async with self._redis.pipeline(transaction=False) as pipe:
             carry(pipe, riding)

@@ -3,7 +3,8 @@ website acting for a citizen.
 
 A token is presented with ``Bearer`` (RFC 6750 §2.1) or ``DPoP`` (RFC 9449 §7.1) and must be
 one the gateway issued for itself (RFC 9068 §4), checked by
-:meth:`gateway.tokens.services.TokenService.at_resource`. A client credentials token
+:meth:`gateway.tokens.services.TokenService.presented_at_resource`, its revocation read in the
+submission's first pipeline for a system's token. A client credentials token
 (RFC 6749 §4.4: no person behind it) speaks for the client's organisation; a person's token
 speaks for the website's organisation on that person's behalf.
 """
@@ -28,8 +29,10 @@ _SEND_AUTHORIZATION = (
     "token for a back-office system, or the citizen's access token."
 )
 _NO_PERSON_HERE = (
-    "The access token's grant is a person's sign-in; send the token that sign-in issued."
+    "The access token's grant is a person's sign-in, which the token does not show; request "
+    "a new token."
 )
+_SIGN_IN_GONE = "The sign-in behind this access token has ended; sign in again."
 
 
 async def authenticate_sender(request: Request, runtime: RuntimeDep) -> Sender:
@@ -52,8 +55,8 @@ async def sender_riding(
     if not presented.for_person:
         return system, SystemTokenRead.of(presented, _NO_PERSON_HERE)
     verified = await runtime.tokens.settle(presented)
-    if verified.record is None:
-        return system, None
+    if verified.record is None:  # a person's grant that is no longer on record
+        raise InvalidTokenError(_SIGN_IN_GONE)
     return Sender(
         client.client_id,
         client.organisation_id,

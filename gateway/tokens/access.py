@@ -19,6 +19,7 @@ from gateway.tokens.models import (
     ACCESS_TOKEN_TYPE,
     FamilyRecord,
     VerifiedAccessToken,
+    scope_of,
 )
 from gateway.tokens.store import FamilyRead, RevocationRead, TokenStore
 
@@ -72,7 +73,7 @@ class AccessTokens:
         self._verified[token] = claims
         return claims
 
-    def checked(self, token: str) -> PresentedToken:
+    def _live_claims(self, token: str) -> dict[str, Any]:
         """Signature, type, issuer and lifetime (RFC 9068 §4); not yet revocation, nor the
         audience or proof of possession, which depend on where the token is presented."""
         claims = self.signed_claims(token)
@@ -84,11 +85,15 @@ class AccessTokens:
         nbf = claims.get("nbf")
         if isinstance(nbf, int) and nbf > now + 30:
             raise InvalidTokenError("The access token is not valid yet.")
-        return PresentedToken(claims, RevocationRead(claims["grant_id"], claims["jti"]))
+        return claims
 
     async def verify(self, token: str) -> VerifiedAccessToken:
-        """:meth:`checked`, then revocation."""
-        return await self.settle(self.checked(token))
+        """Signature, type, issuer, lifetime and revocation (RFC 9068 §4); no audience or
+        proof-of-possession check, which depend on where the token is presented."""
+        claims = self._live_claims(token)
+        return _verified(
+            claims, await self._store.access_revoked(claims["grant_id"], claims["jti"])
+        )
 
     async def settle(self, presented: PresentedToken) -> VerifiedAccessToken:
         """Read whether ``presented`` is revoked, on a round trip of its own."""
@@ -137,8 +142,10 @@ class AccessTokens:
         request and token (RFC 9449 §7.1); a token without a key never with ``DPoP``.
         Revocation is left to the caller (:meth:`settle`, or its reads in the caller's own
         pipeline)."""
-        presented = self.checked(token)
-        claims = presented.claims
+        # NOTE: a DPoP proof's jti is recorded (a write) before the token's revocation is
+        # read, so a revoked DPoP-bound token uses up its proof; the record only expires.
+        claims = self._live_claims(token)
+        presented = PresentedToken(claims, RevocationRead(claims["grant_id"], claims["jti"]))
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if audience not in audiences:
@@ -172,11 +179,12 @@ class AccessTokens:
         return presented
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PresentedToken:
-    """An access token that passed every check but revocation (RFC 9068 §4): whether it is
-    revoked is read by :attr:`revocation`, on a round trip of its own
-    (:meth:`AccessTokens.settle`) or carried in the caller's own pipeline."""
+    """An access token presented to a resource that passed every check of
+    :meth:`AccessTokens.check_presented` but revocation (RFC 9068 §4): whether it is revoked
+    is read by :attr:`revocation`, on a round trip of its own (:meth:`AccessTokens.settle`)
+    or carried in the caller's own pipeline."""
 
     claims: dict[str, Any]
     revocation: RevocationRead
@@ -186,12 +194,20 @@ class PresentedToken:
         """Issued from a person's sign-in (it says when: ``auth_time``), not to a system."""
         return "auth_time" in self.claims
 
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return scope_of(self.claims)
+
     def settle(self, family: FamilyRead) -> VerifiedAccessToken:
         """The verified token, given what :attr:`revocation` read."""
-        if family.revoked:
-            raise InvalidTokenError("The access token has been revoked.")
-        record = FamilyRecord.loads(family.record) if family.record else None
-        return VerifiedAccessToken(self.claims, record)
+        return _verified(self.claims, family)
+
+
+def _verified(claims: dict[str, Any], family: FamilyRead) -> VerifiedAccessToken:
+    if family.revoked:
+        raise InvalidTokenError("The access token has been revoked.")
+    record = FamilyRecord.loads(family.record) if family.record else None
+    return VerifiedAccessToken(claims, record)
 
 
 def _check_certificate(bound: object, certificate: str | None) -> None:

@@ -129,6 +129,11 @@ class TokenResponse:
         return body
 
 
+def scope_of(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The scopes an access token was granted (RFC 9068 §2.2.3: one space-separated string)."""
+    return tuple(str(claims.get("scope", "")).split())
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedAccessToken:
     """An access token whose signature, type, issuer, audience, lifetime, revocation state
@@ -140,7 +145,7 @@ class VerifiedAccessToken:
 
     @property
     def scope(self) -> tuple[str, ...]:
-        return tuple(str(self.claims.get("scope", "")).split())
+        return scope_of(self.claims)
 
     @property
     def subject(self) -> str:

@@ -115,8 +115,8 @@ class RevocationRead:
     """Whether an access token is revoked: its family's ``record`` and ``revoked`` fields
     and its own marker. Both are only read, so a plain pipeline does (no ``MULTI``/``EXEC``:
     two commands fewer on every API call; a revocation landing between the two reads is seen
-    by the next), and the reads can ride in another store's pipeline
-    (:class:`~gateway.core.redis.RidingRead`)."""
+    by the next), and the reads can go in another store's pipeline (as
+    :class:`~gateway.tokens.resource.SystemTokenRead` carries them)."""
 
     grant_id: str
     jti: str

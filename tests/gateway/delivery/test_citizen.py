@@ -4,6 +4,8 @@ service's level is enforced (RFC 9470 when the sign-in falls short)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 
 import httpx
@@ -13,6 +15,7 @@ from gateway.accounts.models import Account
 from gateway.delivery.envelope import open_envelope
 from gateway.delivery.services import recipient_sector
 from gateway.runtime import Runtime
+from gateway.tokens.store import family_key
 from tests.conftest import TEST_ACTOR
 from tests.gateway.delivery.support import Exchange, add_service, party, submit
 from tests.gateway.tokens.support import exchange as exchange_code
@@ -96,6 +99,21 @@ async def test_a_back_office_token_cannot_send_a_service_that_demands_a_citizens
     response = await submit(http, ex.sender.headers, ex.request())
     assert response.status_code == 403
     assert response.json()["type"] == "urn:govconnect:problem:level-not-met"
+
+
+async def test_a_citizens_token_whose_sign_in_is_gone_is_not_taken_for_the_websites_own(
+    http: httpx.AsyncClient, runtime: Runtime, admin_headers: dict[str, str], citizen: Account
+) -> None:
+    """A person's token (it carries ``auth_time``) whose grant is no longer on record (its
+    family expired or was removed) is refused, not treated as the website's client
+    credentials token."""
+    ex, headers = await _website_for(http, runtime, admin_headers, citizen, min_level=None)
+    payload = headers["Authorization"].removeprefix("Bearer ").split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    await runtime.redis.delete(family_key(claims["grant_id"]))
+    response = await submit(http, headers, ex.request())
+    assert response.status_code == 401
+    assert "sign in again" in response.json()["detail"]
 
 
 async def test_a_citizens_token_cannot_read_the_recipients_inbox(

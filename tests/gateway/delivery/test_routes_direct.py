@@ -78,8 +78,8 @@ async def test_each_refusal_is_the_same_problem_document(
     clients: tuple[httpx.AsyncClient, ...], runtime: Runtime, ex: Exchange, what: str, status: int
 ) -> None:
     """The token's revocation is read in the submission's first pipeline: a revoked token
-    is refused before the service is looked up, and only a body that is not JSON at all is
-    refused before it (docs/receiving-submissions.md)."""
+    is refused before the service is looked up, and only a request that cannot be read (here:
+    not JSON) is refused before it (docs/receiving-submissions.md)."""
     headers = ex.sender.headers
     request: dict[str, Any] = {"json": ex.request(), "headers": headers}
     if what.startswith("a revoked token"):
