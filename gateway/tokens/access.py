@@ -100,30 +100,6 @@ class AccessTokens:
         read = presented.revocation
         return presented.settle(await self._store.access_revoked(read.grant_id, read.jti))
 
-    async def present(
-        self,
-        token: str,
-        *,
-        scheme: str,
-        proof: str | None,
-        method: str,
-        url: str,
-        audience: str,
-        certificate: str | None = None,
-    ) -> VerifiedAccessToken:
-        """:meth:`check_presented`, then revocation."""
-        return await self.settle(
-            await self.check_presented(
-                token,
-                scheme=scheme,
-                proof=proof,
-                method=method,
-                url=url,
-                audience=audience,
-                certificate=certificate,
-            )
-        )
-
     async def check_presented(
         self,
         token: str,

@@ -248,13 +248,12 @@ class TokenService:
     ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` and the claims the granted scopes (and the ``claims``
         request) ask for, that the account holds."""
-        verified = await self._access.present(
+        verified = await self.at_resource(
             token,
             scheme=scheme,
             proof=proof,
             method=method,
             url=self.endpoints.userinfo,
-            audience=self.endpoints.issuer,
             certificate=certificate,
         )
         if OPENID not in verified.scope:
