@@ -103,5 +103,20 @@ async def citizen_token(
     return str(response.json()["access_token"])
 
 
+async def token_without_messages_scope(
+    http: httpx.AsyncClient, runtime: Runtime, kit: CouncilKit
+) -> str:
+    """A client credentials token of another of the council's systems, granted only
+    ``submissions``."""
+    other = await key_client(
+        runtime,
+        kit.org_id,
+        grant_types=["client_credentials"],
+        redirect_uris=[],
+        scope="submissions",
+    )
+    return await client_token(http, runtime, other)
+
+
 def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}

@@ -13,8 +13,6 @@ import pytest
 
 from gateway.runtime import Runtime
 from messaging.models import Upload
-from tests.gateway.delivery.support import client_token
-from tests.gateway.tokens.support import key_client
 from tests.messaging.support import (
     PDF,
     CouncilKit,
@@ -23,6 +21,7 @@ from tests.messaging.support import (
     citizen_token,
     new_citizen,
     new_council,
+    token_without_messages_scope,
 )
 from tests.trust_levels.agents.support import signed_in_at
 from trust_levels.models import CredentialStrength
@@ -159,14 +158,7 @@ async def test_tokens_without_the_messages_scope_or_of_a_person_are_refused(
 ) -> None:
     kit = await new_council(runtime)
     citizen = await new_citizen(runtime)
-    other = await key_client(
-        runtime,
-        kit.org_id,
-        grant_types=["client_credentials"],
-        redirect_uris=[],
-        scope="submissions",
-    )
-    no_scope = await client_token(http, runtime, other)
+    no_scope = await token_without_messages_scope(http, runtime, kit)
     response = await http.get(f"{BASE}/conversations", headers=bearer(no_scope))
     assert response.status_code == 403
     assert response.json()["type"] == "urn:govconnect:problem:insufficient-scope"

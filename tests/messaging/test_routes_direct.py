@@ -13,14 +13,13 @@ import pytest
 from gateway.core.settings import Settings
 from gateway.runtime import Runtime
 from tests.gateway.core.support import comparable, direct_and_routed, direct_endpoints
-from tests.gateway.delivery.support import client_token
-from tests.gateway.tokens.support import key_client
 from tests.messaging.support import (
     api_token,
     bearer,
     citizen_token,
     new_citizen,
     new_council,
+    token_without_messages_scope,
     write_to,
 )
 
@@ -92,14 +91,7 @@ async def test_each_refusal_is_the_same_problem_document(
     elif what == "a person's token":
         headers = bearer(await citizen_token(http, runtime, kit, citizen))
     elif what == "a token without the messages scope":
-        other = await key_client(
-            runtime,
-            kit.org_id,
-            grant_types=["client_credentials"],
-            redirect_uris=[],
-            scope="submissions",
-        )
-        headers = bearer(await client_token(http, runtime, other))
+        headers = bearer(await token_without_messages_scope(http, runtime, kit))
     elif what == "another council":
         headers = bearer(await api_token(http, runtime, await new_council(runtime)))
     if what.endswith("an unknown id"):
