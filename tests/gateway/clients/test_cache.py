@@ -255,6 +255,32 @@ async def test_records_stay_kept_while_the_subscription_answers_its_pings(
     assert len(reads) <= 1  # the first lookup after subscribing reads it to keep it
 
 
+async def test_a_lookup_while_the_channel_is_being_read_reads_the_store_without_waiting(
+    own_cache: ClientCache, runtime: Runtime, organisation_id: str
+) -> None:
+    """While one lookup reads the change channel or pings it (holding the cache's lock), the
+    others read the store at once instead of queueing behind it: the lookup finishes
+    without giving way to the event loop. Queued lookups had kept the lock's queue alive
+    under load, costing every token request an extra turn of the loop."""
+    cache = own_cache
+    client = await _client(runtime, organisation_id)
+    reads: list[str] = []
+
+    async def read(client_id: str) -> Client | None:
+        reads.append(client_id)
+        return client
+
+    await _until_listening(cache, client.client_id, read)
+    assert await cache.get(client.client_id, read) == client  # kept from here on
+    reads.clear()
+    async with cache._lock:  # as a lookup reading a change holds it
+        lookup = cache.get(client.client_id, read)
+        with pytest.raises(StopIteration) as finished:
+            lookup.send(None)
+    assert finished.value.value == client
+    assert reads == [client.client_id]  # from the store, not the record kept
+
+
 async def test_a_store_down_at_start_does_not_stop_the_start(settings: Settings) -> None:
     """The start-up check of the change channel refuses a Redis user without the right, not
     an outage: a worker restarted while Redis is down must start, answer 503 and recover
