@@ -63,7 +63,7 @@ _Waiter = tuple[Sequence[Event], "asyncio.Future[list[Entry]]"]
 class EvidenceLog:
     """Appends are serialised within a process (one lock) and chained from the head this
     process last wrote; the store's compare-and-set still decides, so another process moving
-    the head costs a re-read, never a fork.
+    the head costs a second attempt (chained from the head the refusal names), never a fork.
 
     Appends are committed in groups: callers waiting while an append is under way join the
     next one, so a busy process writes many callers' entries in one round trip (with
@@ -87,7 +87,8 @@ class EvidenceLog:
         self._issuer = issuer
         self._lock = asyncio.Lock()
         self._waiting: list[_Waiter] = []
-        # NOTE: a hint, not state: a stale head only fails the compare-and-set and is re-read.
+        # NOTE: a hint, not state: a stale head only fails the compare-and-set, which answers
+        # with the current one.
         self._head: tuple[int, str] | None = None
 
     async def record(self, event: Event) -> Entry:
@@ -139,13 +140,14 @@ class EvidenceLog:
                 digest = Entry.link(link_from, body)
                 entries.append(Entry(seq + offset, time, event, link_from, digest))
             rows = [(e.seq, e.hash, e.to_json()) for e in entries]
-            if await self._store.append(prev, rows):
+            moved = await self._store.append(prev, rows)
+            if moved is None:
                 last = entries[-1]
                 self._head = (last.seq, last.hash)
                 if self._every and last.seq // self._every > seq // self._every:
                     await self._sign(last.seq, last.hash)
                 return entries
-            self._head = None
+            self._head = moved  # another writer's head: the next attempt chains from it
         raise ChainContentionError(
             "The evidence log is under heavy contention; the change was not made. Retry."
         )

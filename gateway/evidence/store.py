@@ -18,16 +18,17 @@ from gateway.core.redis import RedisClient
 MAIN_CHAIN = "main"
 
 # KEYS[1] head hash, KEYS[2] stream; ARGV: expected prev hash, then (seq, hash, entry JSON)
-# for each entry, chained in order.
+# for each entry, chained in order. Returns nothing when appended, else the head another
+# writer left ({seq, hash}), so that the retry needs no separate read of it.
 _APPEND = """
-local head = redis.call('HGET', KEYS[1], 'hash')
-if not head then head = '0000000000000000000000000000000000000000000000000000000000000000' end
-if head ~= ARGV[1] then return 0 end
+local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+local hash = head[2] or '0000000000000000000000000000000000000000000000000000000000000000'
+if hash ~= ARGV[1] then return {head[1] or '0', hash} end
 for i = 2, #ARGV, 3 do
   redis.call('XADD', KEYS[2], ARGV[i] .. '-1', 'e', ARGV[i + 2])
 end
 redis.call('HSET', KEYS[1], 'hash', ARGV[#ARGV - 1], 'seq', ARGV[#ARGV - 2])
-return 1
+return false
 """
 
 
@@ -46,13 +47,20 @@ class EvidenceStore:
         seq, digest = values
         return (int(seq), str(digest)) if seq else (0, None)
 
-    async def append(self, prev: str, entries: Sequence[tuple[int, str, dict[str, Any]]]) -> bool:
+    async def append(
+        self, prev: str, entries: Sequence[tuple[int, str, dict[str, Any]]]
+    ) -> tuple[int, str] | None:
         """Append ``entries`` (seq, hash, entry), chained in order, if the head is still
-        ``prev``; False (nothing written) when another writer got there first."""
+        ``prev``: None. When another writer got there first nothing is written, and the
+        head it left is returned (seq, hash) to chain from instead."""
         args: list[Any] = [prev]
         for seq, digest, entry in entries:
             args += [seq, digest, json.dumps(entry)]
-        return bool(await self._append(keys=[self._head, self._stream], args=args))
+        moved = await self._append(keys=[self._head, self._stream], args=args)
+        if moved is None:
+            return None
+        seq, digest = moved
+        return int(seq), str(digest)
 
     async def read(self, after_seq: int = 0, count: int = 1000) -> list[dict[str, Any]]:
         """Entries with ``seq > after_seq`` in order (stream ids are ``<seq>-1``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from itertools import pairwise
 
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -43,7 +44,7 @@ async def test_an_entry_whose_content_does_not_match_its_hash_is_named(runtime: 
     log, store = fresh_log(runtime)
     entry = await log.record(Event("cli:a", "one", "x"))
     forged = Entry(2, entry.time, Event("cli:mallory", "two", "x"), entry.hash, "f" * 64)
-    assert await store.append(entry.hash, [(2, forged.hash, forged.to_json())])
+    assert await store.append(entry.hash, [(2, forged.hash, forged.to_json())]) is None
     check = await log.verify()
     assert not check.ok
     assert check.first_broken_seq == 2
@@ -53,10 +54,27 @@ async def test_an_entry_whose_content_does_not_match_its_hash_is_named(runtime: 
 async def test_an_append_from_a_stale_head_is_refused(runtime: Runtime) -> None:
     """Compare-and-set: a writer that chained from an old head cannot add a fork."""
     log, store = fresh_log(runtime)
-    await log.record(Event("cli:a", "one", "x"))
+    first = await log.record(Event("cli:a", "one", "x"))
     stale = Entry(2, "t", Event("cli:b", "fork", "x"), GENESIS, "0" * 64)
-    assert not await store.append(GENESIS, [(2, stale.hash, stale.to_json())])
+    # Refused, and told the head to chain from instead.
+    assert await store.append(GENESIS, [(2, stale.hash, stale.to_json())]) == (1, first.hash)
     assert (await log.verify()).entries == 1
+
+
+async def test_processes_writing_one_chain_in_turn_never_fork_it(runtime: Runtime) -> None:
+    """Two logs on one chain stand for two gateway processes: each one's remembered head
+    is stale after the other writes, so most appends are refused once and chained again
+    from the head the refusal names."""
+    first, store = fresh_log(runtime)
+    second = EvidenceLog(EvidenceStore(runtime.redis, chain=store.chain), SystemClock())
+    written = []
+    for n in range(10):
+        for log in (first, second):
+            written.append(await log.record(Event("cli:w", "tick", str(n))))
+    assert [entry.seq for entry in written] == list(range(1, 21))
+    assert all(b.prev == a.hash for a, b in pairwise(written))
+    check = await log.verify()
+    assert check.ok and check.entries == 20 and check.head == written[-1].hash
 
 
 def signed_log(runtime: Runtime, every: int = 5) -> tuple[EvidenceLog, EvidenceStore]:
@@ -79,7 +97,7 @@ async def _rebuild(runtime: Runtime, store: EvidenceStore, rows: list[dict[str, 
         entry = Entry(
             seq, time, event, prev, Entry.link(prev, Entry(seq, time, event, prev, "").body())
         )
-        assert await store.append(prev, [(entry.seq, entry.hash, entry.to_json())])
+        assert await store.append(prev, [(entry.seq, entry.hash, entry.to_json())]) is None
         prev = entry.hash
 
 
