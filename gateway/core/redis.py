@@ -32,12 +32,14 @@ import redis.asyncio
 import redis.asyncio.client
 import redis.asyncio.cluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ClusterDownError, SlotNotCoveredError
 
 from gateway.core.errors import ConfigurationError, StoreUnavailableError
+from gateway.core.redis_wire import lean
 from gateway.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -328,12 +330,13 @@ def connect(target: StoreTarget, settings: Settings) -> RedisClient:
     # workers' blocking reads, and the rest got "Too many connections". Past this larger
     # pool a request still fails fast, with a 503 and Retry-After: redis-py's blocking pool
     # would queue it instead, but its wait costs 8 µs on every command (asyncio.wait_for).
-    pool = redis.asyncio.ConnectionPool.from_url(
-        target.url,
+    options: dict[str, Any] = {**common, **parse_url(target.url)}  # as from_url would
+    options["connection_class"] = lean(options.get("connection_class", Connection))
+    pool = redis.asyncio.ConnectionPool(
         max_connections=settings.redis_max_connections,
         health_check_interval=15,
         retry=retry,
-        **common,
+        **options,
     )
     return redis.asyncio.Redis.from_pool(pool)
 
