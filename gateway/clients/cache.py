@@ -135,7 +135,9 @@ class ClientCache:
         except Exception:
             trusted = None  # the locked path finds the fault again and drops everything
         if trusted is not None:
-            return trusted and not self._lock.locked()  # a holder may be mid-change
+            return trusted
+        if self._lock.locked():
+            return False  # taken while a failing socket was being disconnected
         async with self._lock:
             if listening is not self._listening:  # lost while this lookup waited
                 return False
@@ -252,9 +254,11 @@ class Subscription:
             raise
 
     async def settled(self) -> bool | None:
-        """Whether kept records may be trusted, when telling needs nothing read or sent (no
-        suspension, so no lock); None when a message waits, a ping is due or overdue: then
-        :meth:`catch_up`, under the cache's lock. Raises when the connection was lost."""
+        """Whether kept records may be trusted, when telling needs nothing read or sent; None
+        when a message waits, a ping is due or overdue: then :meth:`catch_up`, under the
+        cache's lock. It never gives way to the event loop when it answers, so no lookup
+        holding the lock can be halfway through a change meanwhile. Raises when the
+        connection was lost (after disconnecting it, which may give way)."""
         self._check_connection()
         if await self._connection.can_read() or self._socket.poll(0):
             return None

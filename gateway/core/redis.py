@@ -330,14 +330,15 @@ def connect(target: StoreTarget, settings: Settings) -> RedisClient:
     # workers' blocking reads, and the rest got "Too many connections". Past this larger
     # pool a request still fails fast, with a 503 and Retry-After: redis-py's blocking pool
     # would queue it instead, but its wait costs 8 µs on every command (asyncio.wait_for).
-    options: dict[str, Any] = {**common, **parse_url(target.url)}  # as from_url would
+    options: dict[str, Any] = {
+        "max_connections": settings.redis_max_connections,
+        "health_check_interval": 15,
+        "retry": retry,
+        **common,
+        **parse_url(target.url),  # the URL's own options win, as with from_url
+    }
     options["connection_class"] = lean(options.get("connection_class", Connection))
-    pool = redis.asyncio.ConnectionPool(
-        max_connections=settings.redis_max_connections,
-        health_check_interval=15,
-        retry=retry,
-        **options,
-    )
+    pool = redis.asyncio.ConnectionPool(**options)
     return redis.asyncio.Redis.from_pool(pool)
 
 

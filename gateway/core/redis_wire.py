@@ -7,11 +7,13 @@ Two costs of redis-py's asyncio connections showed in every profile of the busy 
   connections use that same packer (redis-py's ``HiredisRespSerializer``, with its checks);
 - it sends every command under ``asyncio.wait_for``, a task and a timer each, although a
   write to a socket with room in its buffer returns at once; here a write is put under the
-  timeout only when bytes are left waiting for room (then redis-py's own path drains them,
-  under ``socket_timeout``, with its error handling).
+  timeout only when bytes are left waiting for room in the transport (then redis-py's own
+  path drains them under ``socket_timeout``). A write that fails drops the connection, as
+  redis-py's does, so that the pool never hands it out again.
 
 Reads keep redis-py's timeout: a Redis that stops answering still fails within
-``GOVCONNECT_REDIS_TIMEOUT_SECONDS``.
+``GOVCONNECT_REDIS_TIMEOUT_SECONDS``. Over TLS uvloop counts only the bytes its TLS layer
+still holds, so a write stalled below it is caught by that read timeout instead.
 """
 
 from __future__ import annotations
@@ -53,9 +55,14 @@ class _LeanWire(AbstractConnection):
             command = command.encode()
         try:
             writer.writelines([command] if isinstance(command, bytes) else command)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
+            # uvloop raises RuntimeError for a transport a reset has closed: as a connection
+            # error it is retried on a new connection.
             await self.disconnect(nowait=True)
             raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:
+            await self.disconnect(nowait=True)  # never reused half-written
+            raise
         if writer.transport.get_write_buffer_size():
             # The socket did not take it all: wait for room under the timeout.
             await super().send_packed_command([], check_health=False)

@@ -63,7 +63,7 @@ _Waiter = tuple[Sequence[Event], "asyncio.Future[list[Entry]]"]
 class EvidenceLog:
     """Appends are serialised within a process (one lock) and chained from the head this
     process last wrote; the store's compare-and-set still decides, so another process moving
-    the head costs a second attempt (chained from the head the refusal names), never a fork.
+    the head costs another attempt (chained from the head the refusal names), never a fork.
 
     Appends are committed in groups: callers waiting while an append is under way join the
     next one, so a busy process writes many callers' entries in one round trip (with

@@ -18,8 +18,9 @@ from gateway.core.redis import RedisClient
 MAIN_CHAIN = "main"
 
 # KEYS[1] head hash, KEYS[2] stream; ARGV: expected prev hash, then (seq, hash, entry JSON)
-# for each entry, chained in order. Returns nothing when appended, else the head another
-# writer left ({seq, hash}), so that the retry needs no separate read of it.
+# for each entry, chained in order. Returns 1 when appended (a number reads the same over
+# RESP2 and RESP3), else the head another writer left ({seq, hash}), so that the retry
+# needs no separate read of it.
 _APPEND = """
 local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 local hash = head[2] or '0000000000000000000000000000000000000000000000000000000000000000'
@@ -28,7 +29,7 @@ for i = 2, #ARGV, 3 do
   redis.call('XADD', KEYS[2], ARGV[i] .. '-1', 'e', ARGV[i + 2])
 end
 redis.call('HSET', KEYS[1], 'hash', ARGV[#ARGV - 1], 'seq', ARGV[#ARGV - 2])
-return false
+return 1
 """
 
 
@@ -57,7 +58,7 @@ class EvidenceStore:
         for seq, digest, entry in entries:
             args += [seq, digest, json.dumps(entry)]
         moved = await self._append(keys=[self._head, self._stream], args=args)
-        if moved is None:
+        if not isinstance(moved, list):
             return None
         seq, digest = moved
         return int(seq), str(digest)

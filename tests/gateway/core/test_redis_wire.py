@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
+import uvloop
 from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
@@ -57,6 +59,24 @@ async def test_the_gateways_store_client_uses_them(settings: Settings) -> None:
     try:
         assert isinstance(client, redis.asyncio.Redis)
         assert client.connection_pool.connection_class in (LeanConnection, LeanUnixConnection)
+    finally:
+        await client.aclose()
+
+
+async def test_the_store_urls_own_options_win(settings: Settings) -> None:
+    """Options in GOVCONNECT_REDIS_URL's query override the gateway's defaults, as with
+    redis-py's from_url, instead of stopping the start with a duplicate argument."""
+    if settings.redis_cluster:
+        pytest.skip("a cluster client keeps redis-py's own connections")
+    url = settings.redis_url or ""
+    url += ("&" if "?" in url else "?") + "health_check_interval=5&max_connections=7"
+    changed = settings.model_copy(update={"redis_url": url})
+    client = await open_client(resolve_target(changed), changed)
+    try:
+        assert isinstance(client, redis.asyncio.Redis)
+        assert client.connection_pool.max_connections == 7
+        assert client.connection_pool.connection_kwargs["health_check_interval"] == 5
+        assert await client.ping()
     finally:
         await client.aclose()
 
@@ -111,3 +131,33 @@ async def test_a_write_that_cannot_go_fails_within_the_timeout(deaf_server: int)
         await connection.send_command("SET", "k", b"x" * (64 * 1024 * 1024))
     assert time.monotonic() - started < 5
     assert not connection.is_connected  # dropped, not reused half-written
+
+
+def test_a_connection_closed_under_it_is_dropped_and_the_error_is_retryable(
+    settings: Settings,
+) -> None:
+    """Under uvloop (the gateway's event loop) writing to a transport that a reset has closed
+    raises RuntimeError; it must come out as a connection error (which redis-py retries on a
+    new connection) and drop the connection, or the pool would hand it out again and again."""
+    if settings.redis_cluster:
+        pytest.skip("a cluster client keeps redis-py's own connections")
+
+    async def scenario() -> None:
+        client = await open_client(resolve_target(settings), settings)
+        assert isinstance(client, redis.asyncio.Redis)
+        connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.send_command("PING")
+            assert await connection.read_response() == "PONG"
+            writer = connection._writer
+            assert writer is not None
+            writer.transport.abort()  # as a reset would
+            await asyncio.sleep(0.05)
+            with pytest.raises(RedisConnectionError):
+                await connection.send_command("PING")
+            assert not connection.is_connected
+        finally:
+            await client.connection_pool.release(connection)
+            await client.aclose()
+
+    uvloop.run(scenario())

@@ -6,11 +6,14 @@ import asyncio
 import secrets
 from itertools import pairwise
 
+import pytest
+import redis.asyncio
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from gateway.core.clock import SystemClock
 from gateway.core.keyspace import tagged
+from gateway.core.settings import Settings
 from gateway.evidence.models import CHECKPOINT_TYPE, GENESIS, Entry, Event
 from gateway.evidence.services import EvidenceLog
 from gateway.evidence.store import EvidenceStore
@@ -59,6 +62,31 @@ async def test_an_append_from_a_stale_head_is_refused(runtime: Runtime) -> None:
     # Refused, and told the head to chain from instead.
     assert await store.append(GENESIS, [(2, stale.hash, stale.to_json())]) == (1, first.hash)
     assert (await log.verify()).entries == 1
+
+
+async def test_appends_read_the_same_over_resp3(settings: Settings) -> None:
+    """A store URL may ask for RESP3 (``?protocol=3``): an append and a refusal must read
+    the same over it, or a committed append would be retried and its events written
+    twice."""
+    if settings.redis_cluster:
+        pytest.skip("a single-server client on purpose")
+    client = redis.asyncio.Redis.from_url(
+        settings.redis_url or "", protocol=3, decode_responses=True
+    )
+    try:
+        store = EvidenceStore(client, chain=f"test-{secrets.token_hex(6)}")
+        log = EvidenceLog(store, SystemClock())
+        first = await log.record(Event("cli:a", "one", "x"))
+        assert (await log.record(Event("cli:a", "two", "x"))).prev == first.hash
+        stale = Entry(2, "t", Event("cli:b", "fork", "x"), GENESIS, "0" * 64)
+        assert await store.append(GENESIS, [(2, stale.hash, stale.to_json())]) == (
+            2,
+            (await store.head())[1],
+        )
+        check = await log.verify()
+        assert check.ok and check.entries == 2
+    finally:
+        await client.aclose()
 
 
 async def test_processes_writing_one_chain_in_turn_never_fork_it(runtime: Runtime) -> None:
