@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis.asyncio
@@ -160,4 +161,6 @@ def test_a_connection_closed_under_it_is_dropped_and_the_error_is_retryable(
             await client.connection_pool.release(connection)
             await client.aclose()
 
-    uvloop.run(scenario())
+    # A thread of its own: the suite may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(lambda: uvloop.run(scenario())).result()
