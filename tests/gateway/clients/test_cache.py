@@ -82,6 +82,17 @@ async def _until_listening(cache: ClientCache, client_id: str, read: Read) -> No
     raise AssertionError("the cache never subscribed to the changes")
 
 
+def _recording(client: Client) -> tuple[list[str], Read]:
+    """A read from the store that answers ``client`` and notes every id it was asked for."""
+    reads: list[str] = []
+
+    async def read(client_id: str) -> Client | None:
+        reads.append(client_id)
+        return client
+
+    return reads, read
+
+
 async def _client(runtime: Runtime, organisation_id: str) -> Client:
     issued = await runtime.clients.add(
         ClientRegistration.build(registration(organisation_id)), TEST_ACTOR
@@ -239,12 +250,7 @@ async def test_records_stay_kept_while_the_subscription_answers_its_pings(
     is answered and read (a ping's answer misread once dropped the subscription)."""
     cache = own_cache
     client = await _client(runtime, organisation_id)
-    reads: list[str] = []
-
-    async def read(client_id: str) -> Client | None:
-        reads.append(client_id)
-        return client
-
+    reads, read = _recording(client)
     await _until_listening(cache, client.client_id, read)
     reads.clear()
     deadline = time.monotonic() + STALE_SECONDS * 1.5
@@ -264,12 +270,7 @@ async def test_a_lookup_while_the_channel_is_being_read_reads_the_store_without_
     under load, costing every token request an extra turn of the loop."""
     cache = own_cache
     client = await _client(runtime, organisation_id)
-    reads: list[str] = []
-
-    async def read(client_id: str) -> Client | None:
-        reads.append(client_id)
-        return client
-
+    reads, read = _recording(client)
     await _until_listening(cache, client.client_id, read)
     assert await cache.get(client.client_id, read) == client  # kept from here on
     reads.clear()
