@@ -128,7 +128,7 @@ class ClientCache:
             # Another lookup is reading the channel or pinging it: this one reads Redis rather
             # than queue. Under steady load an asyncio.Lock that once had a queue keeps one
             # (each newcomer waits behind the waiter just woken, one turn of the event loop
-            # each), which cost the token endpoint a quarter of its throughput and its p99.
+            # each), which cost the token endpoint a quarter of its throughput.
             return False
         try:
             trusted = await listening.settled()  # the usual case: nothing waits, no ping due
