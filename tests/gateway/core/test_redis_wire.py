@@ -31,6 +31,11 @@ ARGUMENTS: list[tuple[EncodableT, ...]] = [
 ]
 
 
+def _single_server(settings: Settings) -> None:
+    if settings.redis_cluster:
+        pytest.skip("a cluster client keeps redis-py's own connections")
+
+
 @pytest.mark.parametrize("args", ARGUMENTS)
 def test_commands_are_packed_byte_for_byte_as_redis_py_packs_them(
     args: tuple[EncodableT, ...],
@@ -54,8 +59,7 @@ def test_only_redis_pys_own_connection_classes_are_swapped() -> None:
 
 
 async def test_the_gateways_store_client_uses_them(settings: Settings) -> None:
-    if settings.redis_cluster:
-        pytest.skip("a cluster client keeps redis-py's own connections")
+    _single_server(settings)
     client = await open_client(resolve_target(settings), settings)
     try:
         assert isinstance(client, redis.asyncio.Redis)
@@ -67,8 +71,7 @@ async def test_the_gateways_store_client_uses_them(settings: Settings) -> None:
 async def test_the_store_urls_own_options_win(settings: Settings) -> None:
     """Options in GOVCONNECT_REDIS_URL's query override the gateway's defaults, as with
     redis-py's from_url, instead of stopping the start with a duplicate argument."""
-    if settings.redis_cluster:
-        pytest.skip("a cluster client keeps redis-py's own connections")
+    _single_server(settings)
     url = settings.redis_url or ""
     url += ("&" if "?" in url else "?") + "health_check_interval=5&max_connections=7"
     changed = settings.model_copy(update={"redis_url": url})
@@ -140,8 +143,7 @@ def test_a_connection_closed_under_it_is_dropped_and_the_error_is_retryable(
     """Under uvloop (the gateway's event loop) writing to a transport that a reset has closed
     raises RuntimeError; it must come out as a connection error (which redis-py retries on a
     new connection) and drop the connection, or the pool would hand it out again and again."""
-    if settings.redis_cluster:
-        pytest.skip("a cluster client keeps redis-py's own connections")
+    _single_server(settings)
 
     async def scenario() -> None:
         client = await open_client(resolve_target(settings), settings)
